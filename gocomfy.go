@@ -1,0 +1,273 @@
+// Package gocomfy builds a ComfyUI-compatible workflow server: ComfyUI's
+// HTTP and WebSocket API over a durable queue, its executor and a library
+// of nodes, in one Go program.
+//
+// cmd/gocomfy is the server as shipped. A program that adds its own nodes or
+// routes copies its main, and before Run adds them to the App:
+//
+//	app := gocomfy.New(cfg)
+//	app.Nodes().MustAdd(mypack.Blur)                    // a custom node
+//	app.Handle("GET /mypack/status", statusHandler)     // also at /api/mypack/status
+//	app.WebDirectory("mypack", mypack.WebFS)            // /extensions/mypack/...
+//	err := app.Run(ctx)
+package gocomfy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/gocomfy/gocomfy/internal/event"
+	"github.com/gocomfy/gocomfy/internal/executor"
+	"github.com/gocomfy/gocomfy/internal/files"
+	"github.com/gocomfy/gocomfy/internal/queue"
+	"github.com/gocomfy/gocomfy/internal/server"
+	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/internal/store/sqlite"
+	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/nodes/builtin"
+	"github.com/gocomfy/gocomfy/nodes/testnodes"
+)
+
+// Version is reported as comfyui_version in /system_stats: the ComfyUI
+// API version gocomfy follows.
+const Version = "0.27.0"
+
+// CacheMode selects how node outputs are kept between prompts.
+type CacheMode string
+
+// Cache modes, as ComfyUI's --cache-* flags.
+const (
+	CacheRAM     CacheMode = "ram"     // keep while RAM allows (ComfyUI's default)
+	CacheClassic CacheMode = "classic" // keep the latest prompt's outputs
+	CacheLRU     CacheMode = "lru"     // keep up to LRUSize outputs
+	CacheNone    CacheMode = "none"    // keep nothing between prompts
+)
+
+// Config configures an App. The zero value serves 127.0.0.1:8188 with
+// folders under the working directory and SQLite in user/.
+type Config struct {
+	Listen string // address to listen on; "" is 127.0.0.1
+	Port   int    // 0 is 8188
+
+	BaseDir, InputDir, OutputDir, TempDir, UserDir string
+	// ExtraModelPaths are extra_model_paths.yaml files (ComfyUI's format).
+	ExtraModelPaths []string
+
+	// DatabaseURL selects the store: "" or sqlite:PATH (default:
+	// user/gocomfy.db).
+	DatabaseURL string
+
+	Cache           CacheMode
+	LRUSize         int
+	DisableMetadata bool
+
+	MaxUploadSize        int64 // bytes; 0 is 100 MiB
+	MaxUploadSizeIsFloat bool
+	CORSOrigin           string
+	FrontEndRoot         string
+
+	MaxHistory int // finished prompts kept; 0 is 100,000
+	MaxPending int // pending prompts accepted; 0 is no bound
+
+	TLSCertFile, TLSKeyFile string
+	EnableTestNodes         bool
+	Argv                    []string
+	Logger                  *slog.Logger
+}
+
+// App is a gocomfy server being assembled: add nodes, routes and web
+// directories, then Run it.
+type App struct {
+	cfg     Config
+	nodes   *node.Registry
+	routes  []server.Route
+	webDirs []server.WebDir
+	log     *slog.Logger
+}
+
+// New returns an App with the built-in nodes registered.
+func New(cfg Config) *App {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1"
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 8188
+	}
+	if cfg.MaxUploadSize == 0 {
+		cfg.MaxUploadSize = 100 << 20
+	}
+	if cfg.MaxHistory == 0 {
+		cfg.MaxHistory = 100_000
+	}
+	if cfg.Cache == "" {
+		cfg.Cache = CacheRAM
+	}
+	reg := node.NewRegistry()
+	builtin.Register(reg)
+	if cfg.EnableTestNodes {
+		testnodes.Register(reg)
+	}
+	return &App{cfg: cfg, nodes: reg, log: cfg.Logger}
+}
+
+// Nodes returns the registry: add custom node classes to it before Run.
+func (a *App) Nodes() *node.Registry { return a.nodes }
+
+// Handle adds an HTTP route, served at pattern's path and under /api,
+// behind the same middleware as the built-in routes. pattern is a net/http
+// pattern with a method, such as "GET /mypack/status".
+func (a *App) Handle(pattern string, h http.Handler) {
+	a.routes = append(a.routes, server.Route{Pattern: pattern, Handler: h})
+}
+
+// WebDirectory serves fsys under /extensions/<name>/ and lists its .js
+// files in /extensions, as a ComfyUI custom node's WEB_DIRECTORY.
+func (a *App) WebDirectory(name string, fsys fs.FS) {
+	a.webDirs = append(a.webDirs, server.WebDir{Name: name, FS: fsys})
+}
+
+// Run serves until ctx is done, then shuts down gracefully.
+func (a *App) Run(ctx context.Context) error {
+	addr := net.JoinHostPort(a.cfg.Listen, strconv.Itoa(a.cfg.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is done (tests pass a listener on a random
+// loopback port).
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	folders, err := files.Open(files.Config{
+		BaseDir: a.cfg.BaseDir, InputDir: a.cfg.InputDir, OutputDir: a.cfg.OutputDir,
+		TempDir: a.cfg.TempDir, UserDir: a.cfg.UserDir, ExtraModelPaths: a.cfg.ExtraModelPaths,
+	})
+	if err != nil {
+		return err
+	}
+	defer folders.Close()
+	if err := os.MkdirAll(filepath.Join(folders.Base(), "models"), 0o755); err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx, folders.Dir(files.User))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	hub := event.NewHub()
+	sink := &event.Sink{Hub: hub, Log: a.log}
+	exec := executor.New(a.nodes, executor.Config{
+		Cache: cacheMode(a.cfg.Cache), LRUSize: a.cfg.LRUSize,
+		Folders: node.Folders{Input: folders.Root(files.Input), Output: folders.Root(files.Output), Temp: folders.Root(files.Temp)},
+		DisableMetadata: a.cfg.DisableMetadata, Logger: a.log,
+	})
+	serverID := newID()
+	q, err := queue.New(ctx, queue.Config{
+		Store: st, Registry: a.nodes, Executor: exec, Sink: sink,
+		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: serverID, Logger: a.log,
+	})
+	if err != nil {
+		return err
+	}
+	var frontend fs.FS
+	if a.cfg.FrontEndRoot != "" {
+		frontend = os.DirFS(a.cfg.FrontEndRoot)
+	}
+	srv := server.New(server.Config{
+		Queue: q, Store: st, Registry: a.nodes, Hub: hub, Sink: sink, Logger: a.log, Folders: folders,
+		MaxUploadSize: a.cfg.MaxUploadSize, MaxUploadSizeIsFloat: a.cfg.MaxUploadSizeIsFloat,
+		CORSOrigin: a.cfg.CORSOrigin, Routes: a.routes, WebDirs: a.webDirs, Frontend: frontend,
+		Version: Version, ServerID: serverID, Argv: a.cfg.Argv,
+	})
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		q.Run(workerCtx)
+	}()
+	serveErr := make(chan error, 1)
+	go func() {
+		a.log.Info("gocomfy listening", "url", a.url(ln), "server_id", serverID)
+		if a.cfg.TLSCertFile != "" {
+			serveErr <- httpServer.ServeTLS(ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile)
+		} else {
+			serveErr <- httpServer.Serve(ln)
+		}
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	// Stop accepting, then let the running prompt finish (or interrupt it
+	// after the grace period; it is then recorded as interrupted, not lost).
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	httpServer.Shutdown(shutdownCtx)
+	stopWorker()
+	<-workerDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (a *App) url(ln net.Listener) string {
+	scheme := "http"
+	if a.cfg.TLSCertFile != "" {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://%s", scheme, ln.Addr())
+}
+
+func (a *App) openStore(ctx context.Context, userDir string) (store.Store, error) {
+	path := filepath.Join(userDir, "gocomfy.db")
+	switch u := a.cfg.DatabaseURL; {
+	case u == "":
+	case len(u) > len("sqlite:") && u[:len("sqlite:")] == "sqlite:":
+		path = u[len("sqlite:"):]
+	default:
+		return nil, fmt.Errorf("unsupported database URL %q (only sqlite:PATH so far)", u)
+	}
+	return sqlite.Open(ctx, path)
+}
+
+func cacheMode(m CacheMode) executor.CacheMode {
+	switch m {
+	case CacheClassic:
+		return executor.Classic
+	case CacheLRU:
+		return executor.LRU
+	case CacheNone:
+		return executor.None
+	}
+	return executor.RAMPressure
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,163 @@
+// Package server serves ComfyUI's HTTP and WebSocket API over the queue,
+// the store and the node registry.
+//
+// Every route is listed once in routes(); a route marked api is served both
+// at its path and under /api, as ComfyUI registers its routes twice. The
+// jobs routes are declared as /api/jobs in ComfyUI, so they also answer at
+// /api/api/jobs; gocomfy serves them at /jobs as well.
+//
+// Handlers return errors; one writer turns them into JSON bodies, and an
+// unexpected error is logged and answered with a 500 that shows no detail.
+// Malformed JSON bodies get a 400 (ComfyUI answers 500).
+package server
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gocomfy/gocomfy/internal/event"
+	"github.com/gocomfy/gocomfy/internal/files"
+	"github.com/gocomfy/gocomfy/internal/queue"
+	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/node"
+)
+
+// Config is what the server serves.
+type Config struct {
+	Queue    *queue.Queue
+	Store    store.Store
+	Registry *node.Registry
+	Hub      *event.Hub
+	Sink     *event.Sink
+	Folders  *files.Folders
+	Logger   *slog.Logger
+
+	// MaxUploadSize bounds request bodies, in bytes; MaxUploadSizeIsFloat
+	// records that it was given on the command line (ComfyUI then reports
+	// it as a float in /features).
+	MaxUploadSize        int64
+	MaxUploadSizeIsFloat bool
+	// CORSOrigin enables ComfyUI's CORS headers for this origin ("*" for
+	// any) instead of the origin check.
+	CORSOrigin string
+
+	// Routes and WebDirs come from Go extensions.
+	Routes  []Route
+	WebDirs []WebDir
+	// Frontend is served at / (nil: a plain page pointing at the API).
+	Frontend fs.FS
+
+	Version  string   // reported as comfyui_version
+	ServerID string   // reported in /system_stats
+	Argv     []string // reported in /system_stats
+}
+
+// Route is an extension route, served like a built-in one, at its path and
+// under /api, behind the same middleware. Pattern is a net/http pattern
+// with a method, such as "GET /myext/status".
+type Route struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// WebDir is an extension's static files, served under /extensions/<Name>/
+// and listed by /extensions (ComfyUI's WEB_DIRECTORY).
+type WebDir struct {
+	Name string
+	FS   fs.FS
+}
+
+// Server is ComfyUI's API over gocomfy's engine.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	start time.Time
+}
+
+// New returns a server; Handler serves it.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Server{cfg: cfg, log: cfg.Logger, start: time.Now()}
+}
+
+// route is one entry of the route table.
+type route struct {
+	pattern string
+	handler http.Handler
+	api     bool // also served under /api
+}
+
+// routes is gocomfy's route table: every built-in route, once.
+func (s *Server) routes() []route {
+	h := s.serve
+	rs := []route{
+		{"GET /ws", http.HandlerFunc(s.handleWS), true},
+		{"GET /prompt", h(s.getPrompt), true},
+		{"POST /prompt", h(s.postPrompt), true},
+		{"GET /queue", h(s.getQueue), true},
+		{"POST /queue", h(s.postQueue), true},
+		{"POST /interrupt", h(s.postInterrupt), true},
+		{"POST /free", h(s.postFree), true},
+		{"GET /history", h(s.getHistory), true},
+		{"GET /history/{prompt_id}", h(s.getHistoryItem), true},
+		{"POST /history", h(s.postHistory), true},
+		{"GET /jobs", h(s.getJobs), true},
+		{"GET /jobs/{job_id}", h(s.getJob), true},
+		{"POST /jobs/{job_id}/cancel", h(s.cancelJob), true},
+		{"POST /jobs/cancel", h(s.cancelJobs), true},
+		{"GET /api/jobs", h(s.getJobs), true},
+		{"GET /api/jobs/{job_id}", h(s.getJob), true},
+		{"POST /api/jobs/{job_id}/cancel", h(s.cancelJob), true},
+		{"POST /api/jobs/cancel", h(s.cancelJobs), true},
+		{"GET /object_info", h(s.getObjectInfo), true},
+		{"GET /object_info/{node_class}", h(s.getObjectInfoClass), true},
+		{"GET /system_stats", h(s.getSystemStats), true},
+		{"GET /features", h(s.getFeatures), true},
+		{"GET /extensions", h(s.getExtensions), true},
+		{"GET /embeddings", h(s.getEmbeddings), true},
+		{"GET /workflow_templates", h(s.getWorkflowTemplates), true},
+	}
+	for _, r := range s.cfg.Routes {
+		rs = append(rs, route{r.Pattern, r.Handler, true})
+	}
+	for _, d := range s.cfg.WebDirs {
+		prefix := "/extensions/" + d.Name + "/"
+		rs = append(rs, route{"GET " + prefix, http.StripPrefix(prefix, staticFiles(d.FS)), false})
+	}
+	rs = append(rs, route{"GET /{$}", h(s.getIndex), true})
+	if s.cfg.Frontend != nil {
+		rs = append(rs, route{"GET /", staticFiles(s.cfg.Frontend), false})
+	}
+	return rs
+}
+
+// Handler returns the server's HTTP handler: the route table behind
+// ComfyUI's middleware.
+func (s *Server) Handler() http.Handler {
+	root, api := http.NewServeMux(), http.NewServeMux()
+	for _, r := range s.routes() {
+		root.Handle(r.pattern, r.handler)
+		if r.api {
+			api.Handle(r.pattern, r.handler)
+		}
+	}
+	// One pattern per method: a method-less "/api/" would conflict with the
+	// frontend's "GET /".
+	strip := http.StripPrefix("/api", api)
+	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
+		root.Handle(m+" /api/", strip)
+	}
+	var h http.Handler = root
+	h = cacheControl(h)
+	h = s.limitBody(h)
+	if s.cfg.CORSOrigin != "" {
+		h = cors(s.cfg.CORSOrigin, h)
+	} else {
+		h = s.originCheck(h)
+	}
+	return s.recoverPanics(h)
+}

@@ -1,0 +1,183 @@
+// Package store defines the records gocomfy keeps (jobs: the queue and the
+// history) and the Store interface that keeps them durable. Implementations
+// live in sub-packages (sqlite, postgres) and all pass the conformance suite
+// in storetest; there is no SQL in this package.
+//
+// A job is one submitted prompt. It moves pending → in_progress →
+// completed | failed | cancelled. The pending set is the queue: it is ordered
+// by (Number, ID) as ComfyUI's heap is. Finished jobs are the history: ordered
+// by the time they finished (ComfyUI's insertion-ordered history dict).
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+)
+
+// Status is a job's state, with the names of ComfyUI's jobs API.
+type Status string
+
+// Job states. Hyrum's law: these strings are the /api/jobs "status" values.
+const (
+	Pending    Status = "pending"
+	InProgress Status = "in_progress"
+	Completed  Status = "completed"
+	Failed     Status = "failed"
+	Cancelled  Status = "cancelled"
+)
+
+// Valid reports whether s is one of the five job states.
+func (s Status) Valid() bool {
+	switch s {
+	case Pending, InProgress, Completed, Failed, Cancelled:
+		return true
+	}
+	return false
+}
+
+// Finished reports whether s is a terminal state (the job is in the history).
+func (s Status) Finished() bool { return s == Completed || s == Failed || s == Cancelled }
+
+// ErrNotFound is returned when no job has the requested id.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrNoJob is returned by Claim when no job is pending.
+var ErrNoJob = errors.New("store: no pending job")
+
+// Job is one prompt: what was submitted and, once finished, its history entry.
+// JSON fields hold raw JSON exactly as it is served (ComfyUI's key order kept).
+type Job struct {
+	ID     string  // prompt_id
+	Number float64 // ComfyUI's queue "number" (priority); smaller runs first
+	// NumberIsFloat records that the client sent "number", which ComfyUI
+	// converts with float() and so echoes as 5.0, not 5.
+	NumberIsFloat bool
+
+	Prompt           json.RawMessage // the API prompt after validation's coercions
+	ExtraData        json.RawMessage // extra_data without the sensitive keys (object)
+	Sensitive        json.RawMessage // sensitive extra_data keys (object or nil); never served
+	OutputsToExecute []string        // validated output node ids, in execution order
+
+	ClientID   string // extra_data.client_id
+	WorkflowID string // extra_data.extra_pnginfo.workflow.id
+	UserID     string // owner (the comfy-user / API key user); "" for the default user
+
+	Status     Status
+	CreateTime int64 // ms since the epoch (extra_data.create_time)
+	StartTime  int64 // ms since the epoch the execution started; 0 if not started
+	EndTime    int64 // ms since the epoch the execution ended; 0 if not ended
+
+	// History fields, set by Finish.
+	Outputs        json.RawMessage // {"node_id": ui, ...} or nil
+	Meta           json.RawMessage // {"node_id": {node_id, display_node, parent_node, real_node_id}} or nil
+	StatusStr      string          // "success" or "error" (ComfyUI's status.status_str)
+	Messages       json.RawMessage // status.messages: [[event, data], ...] or nil
+	ExecutionError json.RawMessage // the execution_error message data, or nil
+	OutputsCount   int             // /api/jobs outputs_count
+	PreviewOutput  json.RawMessage // /api/jobs preview_output, or nil
+
+	// Worker is the id of the instance that claimed the job (scale-out); "" when pending.
+	Worker string
+}
+
+// Result is what Finish records for a job that ran (or was cancelled while running).
+type Result struct {
+	Status         Status // Completed, Failed or Cancelled
+	EndTime        int64
+	Outputs        json.RawMessage
+	Meta           json.RawMessage
+	StatusStr      string
+	Messages       json.RawMessage
+	ExecutionError json.RawMessage
+	OutputsCount   int
+	PreviewOutput  json.RawMessage
+}
+
+// HistoryQuery selects a window of finished jobs, oldest first, with
+// ComfyUI's /history semantics: when Offset < 0 and MaxItems >= 0 the window
+// is the newest MaxItems jobs; otherwise skip Offset jobs (Offset < 0 counts
+// as 0) and return at most MaxItems (MaxItems < 0: no limit).
+type HistoryQuery struct {
+	MaxItems int
+	Offset   int
+	UserID   *string // nil: every user
+}
+
+// SortBy is the key of a job listing.
+type SortBy string
+
+// Job listing sort keys.
+const (
+	SortCreatedAt         SortBy = "created_at"         // CreateTime
+	SortExecutionDuration SortBy = "execution_duration" // EndTime-StartTime, 0 if either is 0
+)
+
+// JobQuery filters and pages the job listing of /api/jobs.
+type JobQuery struct {
+	Statuses   []Status // empty: all
+	WorkflowID string   // "": any
+	UserID     *string  // nil: every user
+	SortBy     SortBy   // default SortCreatedAt
+	Ascending  bool     // default descending
+	Offset     int      // >= 0
+	Limit      int      // <= 0: no limit
+}
+
+// Store keeps the queue and the history durably. Every method is safe for
+// concurrent use. Implementations: sqlite (default), postgres (scale-out).
+type Store interface {
+	// Enqueue stores a new pending job. CreateTime, Number and ID are set by
+	// the caller. Resubmitting an existing id replaces the old job, as
+	// ComfyUI's history overwrites it.
+	Enqueue(ctx context.Context, j *Job) error
+
+	// Claim moves the pending job with the smallest (Number, ID) to
+	// in_progress, sets Worker and StartTime, and returns it; ErrNoJob if none.
+	Claim(ctx context.Context, worker string, startTime int64) (*Job, error)
+
+	// Finish records the result of an in_progress job, which joins the
+	// history (as its newest entry). ErrNotFound if the job is not in_progress.
+	Finish(ctx context.Context, id string, r Result) error
+
+	// Queue returns the running jobs and the pending jobs, each in run order.
+	Queue(ctx context.Context) (running, pending []*Job, err error)
+
+	// QueueLen returns the number of pending and running jobs.
+	QueueLen(ctx context.Context) (pending, running int, err error)
+
+	// DeletePending removes the listed jobs if they are still pending and
+	// returns the ids actually removed. Unknown or started ids are ignored.
+	DeletePending(ctx context.Context, ids []string) ([]string, error)
+
+	// ClearPending removes every pending job and returns how many.
+	ClearPending(ctx context.Context) (int, error)
+
+	// RequeueRunning is called at start-up, before any Claim, by a store's only
+	// user: every in_progress job is finished with r (Failed, with a message
+	// saying the server stopped) and the number of such jobs is returned.
+	RequeueRunning(ctx context.Context, r Result) (int, error)
+
+	// Get returns the job with the given id, in any state; ErrNotFound if none.
+	Get(ctx context.Context, id string) (*Job, error)
+
+	// History returns finished jobs, oldest first, as selected by q.
+	History(ctx context.Context, q HistoryQuery) ([]*Job, error)
+
+	// DeleteHistory removes the listed finished jobs; ClearHistory removes all.
+	DeleteHistory(ctx context.Context, ids []string) error
+	ClearHistory(ctx context.Context) error
+
+	// Jobs returns one page of the job listing and the total number of jobs
+	// matching the filters (before paging). Ties in the sort key keep the
+	// listing order: running, then pending in run order, then finished
+	// oldest first.
+	Jobs(ctx context.Context, q JobQuery) (jobs []*Job, total int, err error)
+
+	// TrimHistory deletes the oldest finished jobs beyond keep; it returns
+	// how many were deleted.
+	TrimHistory(ctx context.Context, keep int) (int, error)
+
+	// Close releases the store's resources.
+	Close() error
+}

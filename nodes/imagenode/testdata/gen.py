@@ -1,0 +1,482 @@
+#!/usr/bin/env python3
+"""Regenerates this package's golden files from ComfyUI's own code.
+
+    /usr/bin/python3 nodes/imagenode/testdata/gen.py
+
+Needs the ComfyUI git mirror (v0.27.0, the spec's baseline) and Debian
+bookworm's python3-torch (1.13.1) and python3-pil (9.4.0); the Go tests do
+not need any of it.
+
+object_info/<Class>.json
+    ComfyUI's /object_info entry for each class, as server.py writes it
+    (json.dumps, default separators): V3 classes rendered by comfy_api's
+    GET_NODE_INFO_V1 from the real comfy_extras modules, V1 classes by
+    server.py's node_info rules from the real nodes.py classes.
+
+golden/<Class>.json
+    Cases: inputs and the outputs ComfyUI's execute() returns for them, run
+    on the real node code. What the nodes import is real where it computes
+    (comfy.utils.common_upscale/lanczos/bislerp/repeat_to_batch_size,
+    node_helpers.image_alpha_fix, torch, Pillow) and a stand-in elsewhere
+    (model management returns the CPU, the server drops progress text).
+    kornia is not packaged for Debian: the morphology and YCbCr functions the
+    nodes call are written below from kornia's definitions (flat-kernel
+    erosion/dilation with its "geodesic" border, rgb_to_ycbcr and the clamped
+    ycbcr_to_rgb). Tolerances ("tol") are 0 where the Go code must match bit
+    for bit, and otherwise bound the float32 rounding differences each node's
+    doc comment describes (torch 1.13 computes bilinear weights in float64,
+    convolutions sum in another order, randn uses vectorized sin/log).
+"""
+import ast
+import importlib.abc
+import importlib.machinery
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import types
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+COMFY = "/work/.mirror/1696762169+ComfyUI/repo"
+REV = "77917ed3a6291689e5c2ee8ccbdd6708e85a53a6"  # v0.27.0
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+V1 = ["ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch", "ImagePadForOutpaint", "EmptyImage"]
+V3 = {
+    "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageSharpen", "ImageScaleToTotalPixels"],
+    "comfy_extras.nodes_mask": ["ImageCompositeMasked"],
+    "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
+    "comfy_extras.nodes_images": ["ImageCrop", "RepeatImageBatch", "ImageFromBatch", "ImageAddNoise", "ImageStitch",
+                                  "ResizeAndPadImage", "GetImageSize", "ImageRotate", "ImageFlip",
+                                  "ImageScaleToMaxDimension", "SplitImageToTileList", "ImageMergeTileList"],
+    "comfy_extras.nodes_morphology": ["Morphology", "ImageRGBToYUV", "ImageYUVToRGB"],
+}
+# Imports replaced by empty stand-ins: nothing the tested code computes with.
+STUBBED = ("folder_paths", "comfy.", "server", "av", "scipy", "spandrel", "einops", "safetensors",
+           "comfy_extras.nodes_latent", "app", "latent_preview", "psutil", "tqdm", "yaml", "aiohttp",
+           "comfy_aimdo", "blake3", "requests", "protocol", "packaging")
+
+
+class _Any(type):
+    """A stand-in class: any attribute is another stand-in, arithmetic gives 0."""
+
+    def __getattr__(cls, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _stand_in(name)
+
+    def __mul__(cls, o):
+        return 0
+
+    __rmul__ = __add__ = __radd__ = __sub__ = __truediv__ = __mul__
+
+    def __bool__(cls):
+        return False
+
+    def __iter__(cls):
+        return iter(())
+
+
+def _stand_in(name):
+    return _Any(name, (), {"__init__": lambda self, *a, **k: None})
+
+
+class _StubModule(types.ModuleType):
+    __path__ = []
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _stand_in(name)
+
+
+class _Stubs(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in sys.modules and any(fullname == s or fullname.startswith(s if s.endswith(".") else s + ".")
+                                               or fullname == s.rstrip(".") for s in STUBBED):
+            return importlib.machinery.ModuleSpec(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        return _StubModule(spec.name)
+
+    def exec_module(self, module):
+        pass
+
+
+def git_show(path):
+    return subprocess.run(["git", "-C", COMFY, "show", f"{REV}:{path}"], check=True, capture_output=True).stdout.decode()
+
+
+def exec_defs(path, names, ns):
+    """Executes the named top-level definitions of a ComfyUI file in ns."""
+    tree = ast.parse(git_show(path))
+    body = [n for n in tree.body if getattr(n, "name", None) in names
+            or (isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) in names)]
+    exec(compile(ast.Module(body=body, type_ignores=[]), path, "exec"), ns)
+    return ns
+
+
+def module(name, **attrs):
+    m = types.ModuleType(name)
+    m.__path__ = []
+    m.__dict__.update(attrs)
+    sys.modules[name] = m
+    return m
+
+
+# --- kornia, from its definitions -----------------------------------------
+
+def _extreme(x, kernel, is_max):
+    k = kernel.shape[0]
+    o = k // 2
+    border = -1e4 if is_max else 1e4
+    p = F.pad(x, [o, k - o - 1, o, k - o - 1], mode="constant", value=border)
+    win = p.unfold(2, k, 1).unfold(3, k, 1)
+    return win.amax(dim=(-2, -1)) if is_max else win.amin(dim=(-2, -1))
+
+
+def _dilation(x, kernel):
+    return _extreme(x, kernel, True)
+
+
+def _erosion(x, kernel):
+    return _extreme(x, kernel, False)
+
+
+def _rgb_to_ycbcr(image):
+    if len(image.shape) < 3 or image.shape[-3] != 3:
+        raise ValueError(f"Input size must have a shape of (*, 3, H, W). Got {image.shape}")
+    r, g, b = image[..., 0, :, :], image[..., 1, :, :], image[..., 2, :, :]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return torch.stack([y, (b - y) * 0.564 + 0.5, (r - y) * 0.713 + 0.5], -3)
+
+
+def _ycbcr_to_rgb(image):
+    y, cb, cr = image[..., 0, :, :], image[..., 1, :, :] - 0.5, image[..., 2, :, :] - 0.5
+    return torch.stack([y + 1.403 * cr, y - 0.714 * cr - 0.344 * cb, y + 1.773 * cb], -3).clamp(0, 1)
+
+
+def setup():
+    """Makes ComfyUI's modules importable with real helpers and stand-ins."""
+    src = tempfile.mkdtemp()
+    tar = subprocess.run(["git", "-C", COMFY, "archive", REV, "comfy_api", "comfy_execution", "comfy_extras"],
+                         check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", src], input=tar, check=True)
+    sys.path.insert(0, src)
+    sys.meta_path.insert(0, _Stubs())
+
+    utils = exec_defs("comfy/utils.py", {"common_upscale", "lanczos", "bislerp", "repeat_to_batch_size"},
+                      {"torch": torch, "np": np, "Image": Image, "math": math})
+    mm = dict(get_torch_device=lambda: torch.device("cpu"), intermediate_device=lambda: torch.device("cpu"),
+              intermediate_dtype=lambda: torch.float32)
+    comfy = module("comfy")
+    comfy.utils = module("comfy.utils", **{k: v for k, v in utils.items() if not k.startswith("__")},
+                         ProgressBar=_stand_in("ProgressBar"))
+    comfy.model_management = module("comfy.model_management", **mm)
+    module("node_helpers", **exec_defs("node_helpers.py", {"image_alpha_fix"}, {"torch": torch}))
+    kornia = module("kornia")
+    kornia.morphology = module("kornia.morphology", dilation=_dilation, erosion=_erosion,
+                               opening=lambda x, k: _dilation(_erosion(x, k), k),
+                               closing=lambda x, k: _erosion(_dilation(x, k), k),
+                               gradient=lambda x, k: _dilation(x, k) - _erosion(x, k),
+                               top_hat=lambda x, k: x - _dilation(_erosion(x, k), k),
+                               bottom_hat=lambda x, k: _erosion(_dilation(x, k), k) - x)
+    kornia.color = module("kornia.color", rgb_to_ycbcr=_rgb_to_ycbcr, ycbcr_to_rgb=_ycbcr_to_rgb)
+    prompt_server = _stand_in("PromptServer")
+    prompt_server.instance = types.SimpleNamespace(send_progress_text=lambda *a: None)
+    module("server", PromptServer=prompt_server)
+    nodes = module("nodes", MAX_RESOLUTION=16384, comfy=comfy, torch=torch)
+    exec_defs("nodes.py", set(V1) | {"NODE_DISPLAY_NAME_MAPPINGS"}, nodes.__dict__)
+
+    classes = {}
+    for mod_name, names in V3.items():
+        mod = __import__(mod_name, fromlist=["*"])
+        for v in vars(mod).values():
+            if isinstance(v, type) and hasattr(v, "GET_SCHEMA") and v.__module__ == mod_name:
+                try:
+                    node_id = v.GET_SCHEMA().node_id
+                except Exception:
+                    continue
+                if node_id in names:
+                    v.RELATIVE_PYTHON_MODULE = mod_name
+                    classes[node_id] = v
+    for name in V1:
+        classes[name] = getattr(nodes, name)
+    return classes, nodes.NODE_DISPLAY_NAME_MAPPINGS
+
+
+def v1_info(name, cls, display):
+    """server.py's node_info for a V1 class."""
+    info = {"input": cls.INPUT_TYPES(),
+            "input_order": {k: list(v.keys()) for k, v in cls.INPUT_TYPES().items()},
+            "is_input_list": getattr(cls, "INPUT_IS_LIST", False),
+            "output": cls.RETURN_TYPES,
+            "output_is_list": getattr(cls, "OUTPUT_IS_LIST", [False] * len(cls.RETURN_TYPES))}
+    info["output_name"] = getattr(cls, "RETURN_NAMES", info["output"])
+    info["name"] = name
+    info["display_name"] = display.get(name, name)
+    info["description"] = getattr(cls, "DESCRIPTION", "")
+    info["python_module"] = "nodes"
+    info["category"] = "sd"
+    info["output_node"] = getattr(cls, "OUTPUT_NODE", False) is True
+    info["has_intermediate_output"] = getattr(cls, "HAS_INTERMEDIATE_OUTPUT", False) is True
+    if hasattr(cls, "CATEGORY"):
+        info["category"] = cls.CATEGORY
+    for flag in ("deprecated", "experimental", "dev_only"):
+        if getattr(cls, flag.upper(), False):
+            info[flag] = True
+    info["search_aliases"] = getattr(cls, "SEARCH_ALIASES", [])
+    if hasattr(cls, "ESSENTIALS_CATEGORY"):
+        info["essentials_category"] = cls.ESSENTIALS_CATEGORY
+    return info
+
+
+# --- values ----------------------------------------------------------------
+
+class Tensor:
+    """An IMAGE or MASK value, written with the shortest float32 digits."""
+
+    def __init__(self, kind, t):
+        self.kind, self.t = kind, t.contiguous()
+
+    def dump(self):
+        data = ",".join(str(np.float32(v)) for v in self.t.flatten().tolist())
+        return '{"%s": {"shape": %s, "data": [%s]}}' % (self.kind, json.dumps(list(self.t.shape)), data)
+
+
+def dumps(v):
+    if isinstance(v, Tensor):
+        return v.dump()
+    if isinstance(v, dict):
+        return "{" + ", ".join(json.dumps(k) + ": " + dumps(x) for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(dumps(x) for x in v) + "]"
+    return json.dumps(v)
+
+
+def wrap(v):
+    if isinstance(v, torch.Tensor):
+        return Tensor("IMAGE" if v.ndim == 4 else "MASK", v)
+    if isinstance(v, list):
+        return {"LIST": [wrap(x) for x in v]}
+    return v
+
+
+_seed = [0]
+
+
+def image(b, h, w, c=3, lo=0.0, hi=1.0):
+    _seed[0] += 1
+    g = torch.Generator().manual_seed(_seed[0])
+    return torch.rand((b, h, w, c), generator=g) * (hi - lo) + lo
+
+
+def mask(b, h, w):
+    return image(b, h, w, 1)[..., 0]
+
+
+def run(cls, inputs):
+    if hasattr(cls, "GET_SCHEMA"):
+        cls.hidden = types.SimpleNamespace(unique_id=None)
+        return list(cls.execute(**inputs).args)
+    return list(getattr(cls(), cls.FUNCTION)(**inputs))
+
+
+def case(name, tol=0.0, list_inputs=False, **inputs):
+    return {"name": name, "tol": tol, "list": list_inputs, "inputs": inputs}
+
+
+CASES = {
+    "ImageScale": [
+        case("bilinear", 2e-6, image=image(1, 5, 7), upscale_method="bilinear", width=11, height=9, crop="disabled"),
+        case("lanczos center crop", image=image(2, 6, 4, lo=-0.1, hi=1.1), upscale_method="lanczos", width=5, height=5, crop="center"),
+        case("width from height", 4e-6, image=image(1, 6, 10), upscale_method="bicubic", width=0, height=9, crop="disabled"),
+        case("height from width", image=image(1, 6, 10), upscale_method="nearest-exact", width=3, height=0, crop="disabled"),
+        case("unchanged", image=image(1, 2, 3), upscale_method="area", width=0, height=0, crop="center"),
+        case("1x1", image=image(1, 1, 1), upscale_method="area", width=3, height=2, crop="disabled"),
+        case("area down rgba", image=image(2, 9, 8, 4), upscale_method="area", width=3, height=4, crop="disabled"),
+    ],
+    "ImageScaleBy": [
+        case("bilinear 1.5", 2e-6, image=image(1, 5, 4), upscale_method="bilinear", scale_by=1.5),
+        case("lanczos half, rounding to even", image=image(1, 5, 7), upscale_method="lanczos", scale_by=0.5),
+        case("nearest 2", image=image(2, 2, 3), upscale_method="nearest-exact", scale_by=2.0),
+        case("too small", image=image(1, 3, 3), upscale_method="bilinear", scale_by=0.01),
+    ],
+    "ImageScaleToTotalPixels": [
+        case("area", image=image(1, 6, 10), upscale_method="area", megapixels=0.0001, resolution_steps=1),
+        case("steps", 2e-6, image=image(1, 6, 10), upscale_method="bilinear", megapixels=0.0001, resolution_steps=4),
+    ],
+    "ImageInvert": [
+        case("rgb", image=image(2, 3, 4)),
+        case("rgba out of range", image=image(1, 2, 2, 4, lo=-0.5, hi=1.5)),
+    ],
+    "ImageBatch": [
+        case("same size", image1=image(1, 3, 4), image2=image(2, 3, 4)),
+        case("resized center", 2e-6, image1=image(1, 4, 6), image2=image(1, 6, 5)),
+        case("alpha padded", 2e-6, image1=image(1, 3, 3, 4), image2=image(1, 2, 3, 3)),
+        case("channel gap", image1=image(1, 3, 3, 4), image2=image(1, 3, 3, 2)),
+    ],
+    "ImagePadForOutpaint": [
+        case("feathered", image=image(2, 5, 6), left=2, top=1, right=3, bottom=0, feathering=2),
+        case("no feathering", image=image(1, 3, 4), left=0, top=2, right=1, bottom=1, feathering=0),
+        case("feathering too wide", image=image(1, 3, 4), left=1, top=1, right=1, bottom=1, feathering=2),
+        case("odd sizes", image=image(1, 7, 5, 4), left=1, top=0, right=0, bottom=3, feathering=3),
+    ],
+    "EmptyImage": [
+        case("orange", width=3, height=2, batch_size=2, color=0xFF8000),
+        case("1x1 grey", width=1, height=1, batch_size=1, color=0x7F7F7F),
+    ],
+    "ImageBlend": [case(mode, image1=image(2, 3, 4), image2=image(2, 3, 4), blend_factor=0.7, blend_mode=mode)
+                   for mode in ["normal", "multiply", "screen", "overlay", "soft_light", "difference"]] + [
+        case("resized bicubic", 4e-6, image1=image(1, 4, 5), image2=image(1, 7, 3), blend_factor=0.5, blend_mode="overlay"),
+        case("batch broadcast", image1=image(2, 3, 3), image2=image(1, 3, 3), blend_factor=0.25, blend_mode="screen"),
+        case("alpha fix", image1=image(1, 3, 3, 3), image2=image(1, 3, 3, 4), blend_factor=1.0, blend_mode="multiply"),
+        case("batch mismatch", image1=image(2, 3, 3), image2=image(3, 3, 3), blend_factor=0.5, blend_mode="normal"),
+    ],
+    "ImageBlur": [
+        case("radius 1", 1e-6, image=image(2, 5, 6), blur_radius=1, sigma=1.0),
+        case("radius 3 sigma 0.5", 1e-6, image=image(1, 7, 8, 4), blur_radius=3, sigma=0.5),
+        case("radius too large", image=image(1, 3, 8), blur_radius=3, sigma=1.0),
+    ],
+    "ImageSharpen": [
+        case("radius 1", 1e-5, image=image(1, 5, 6), sharpen_radius=1, sigma=1.0, alpha=1.0),
+        case("radius 2", 1e-5, image=image(2, 6, 5), sharpen_radius=2, sigma=2.0, alpha=0.3),
+    ],
+    "ImageCompositeMasked": [
+        case("no mask", destination=image(1, 5, 6), source=image(1, 2, 3), x=1, y=2, resize_source=False),
+        case("mask resized", 2e-6, destination=image(2, 5, 6), source=image(1, 3, 4), x=3, y=1, resize_source=False,
+             mask=mask(1, 5, 7)),
+        case("resize source", 2e-6, destination=image(1, 4, 5), source=image(1, 2, 2), x=0, y=0, resize_source=True,
+             mask=mask(2, 4, 5)),
+        case("clipped", destination=image(1, 4, 4), source=image(1, 3, 3), x=3, y=9, resize_source=False),
+        case("rgba over rgb", destination=image(1, 3, 3), source=image(1, 2, 2, 4), x=1, y=1, resize_source=False),
+        case("negative offset", destination=image(1, 4, 4), source=image(1, 6, 3), x=0, y=-2, resize_source=False),
+        case("negative offset that fits", destination=image(1, 4, 4), source=image(1, 8, 3), x=0, y=-4,
+             resize_source=False),
+        case("negative offset, one column", destination=image(1, 4, 4), source=image(1, 2, 1), x=-1, y=1,
+             resize_source=False),
+    ],
+    "PorterDuffImageComposite": [
+        case(m, source=image(1, 3, 4), source_alpha=mask(1, 3, 4), destination=image(1, 3, 4),
+             destination_alpha=mask(1, 3, 4), mode=m)
+        for m in ["ADD", "CLEAR", "DARKEN", "DST", "DST_ATOP", "DST_IN", "DST_OUT", "DST_OVER", "LIGHTEN",
+                  "MULTIPLY", "OVERLAY", "SCREEN", "SRC", "SRC_ATOP", "SRC_IN", "SRC_OUT", "SRC_OVER", "XOR"]] + [
+        case("resized", 4e-6, source=image(2, 5, 3), source_alpha=mask(3, 2, 2), destination=image(2, 3, 4),
+             destination_alpha=mask(2, 4, 4), mode="SRC_OVER"),
+    ],
+    "SplitImageWithAlpha": [
+        case("rgba", image=image(2, 2, 3, 4)),
+        case("rgb", image=image(1, 2, 2, 3)),
+    ],
+    "JoinImageWithAlpha": [
+        case("resized mask", 2e-6, image=image(2, 3, 4), alpha=mask(1, 5, 5)),
+        case("rgba image, batch of masks", image=image(1, 2, 2, 4), alpha=mask(3, 2, 2)),
+    ],
+    "ImageCrop": [
+        case("inside", image=image(2, 5, 6), width=3, height=2, x=1, y=2),
+        case("clipped", image=image(1, 4, 4), width=10, height=3, x=2, y=3),
+        case("outside moved in", image=image(1, 3, 3), width=2, height=2, x=7, y=9),
+    ],
+    "RepeatImageBatch": [case("three times", image=image(2, 2, 2), amount=3)],
+    "ImageFromBatch": [
+        case("middle", image=image(4, 2, 2), batch_index=1, length=2),
+        case("negative index", image=image(4, 2, 2), batch_index=-1, length=3),
+        case("past the end", image=image(3, 1, 2), batch_index=7, length=1),
+    ],
+    "ImageAddNoise": [
+        case("seed 0", 2e-6, image=image(1, 4, 5), seed=0, strength=0.5),
+        case("largest seed", 2e-6, image=image(2, 3, 3), seed=0xFFFFFFFFFFFFFFFF, strength=0.3),
+        case("fewer than 16 values", 2e-6, image=image(1, 2, 2), seed=12345, strength=1.0),
+    ],
+    "ImageStitch": [
+        case("right matched", image1=image(1, 4, 5), direction="right", match_image_size=True, spacing_width=0,
+             spacing_color="white", image2=image(1, 6, 3)),
+        case("down matched spaced", image1=image(2, 4, 5), direction="down", match_image_size=True, spacing_width=2,
+             spacing_color="red", image2=image(1, 3, 6)),
+        case("left padded", image1=image(1, 3, 2), direction="left", match_image_size=False, spacing_width=1,
+             spacing_color="black", image2=image(2, 6, 3)),
+        case("up padded rgba", image1=image(1, 2, 5, 4), direction="up", match_image_size=False, spacing_width=2,
+             spacing_color="blue", image2=image(1, 3, 2)),
+        case("no image2", image1=image(1, 2, 2), direction="right", match_image_size=True, spacing_width=0,
+             spacing_color="white"),
+    ],
+    "ResizeAndPadImage": [
+        case("white lanczos", image=image(1, 5, 9), target_width=8, target_height=8, padding_color="white",
+             interpolation="lanczos"),
+        case("black area tall", image=image(2, 9, 4, 4), target_width=6, target_height=5, padding_color="black",
+             interpolation="area"),
+    ],
+    "GetImageSize": [case("size", image=image(3, 2, 5))],
+    "ImageRotate": [case(r, image=image(2, 2, 3), rotation=r) for r in ["none", "90 degrees", "180 degrees", "270 degrees"]],
+    "ImageFlip": [case(f, image=image(1, 3, 2), flip_method=f) for f in ["x-axis: vertically", "y-axis: horizontally"]],
+    "ImageScaleToMaxDimension": [
+        case("tall", image=image(1, 8, 5), upscale_method="area", largest_size=4),
+        case("wide", image=image(1, 5, 8), upscale_method="lanczos", largest_size=13),
+        case("square", 4e-6, image=image(1, 3, 3), upscale_method="bicubic", largest_size=5),
+    ],
+    "SplitImageToTileList": [
+        case("overlapping", image=image(1, 7, 9, 1), tile_width=4, tile_height=4, overlap=1),
+        case("single tile", image=image(2, 3, 3), tile_width=8, tile_height=8, overlap=2),
+    ],
+}
+
+
+def merge_cases():
+    split = CASES["SplitImageToTileList"][0]["inputs"]["image"]
+    return [
+        case("sine weights", 1e-6, True, image_list=run_split(split, 4, 4, 1), final_width=[9], final_height=[7], overlap=[1]),
+        case("flat weights", 0.0, True, image_list=run_split(split, 4, 4, 0), final_width=[9], final_height=[7], overlap=[0]),
+    ]
+
+
+def run_split(img, tw, th, overlap):
+    return [t.clone() for t in run(CLASSES["SplitImageToTileList"], dict(image=img, tile_width=tw, tile_height=th,
+                                                                          overlap=overlap))[0]]
+
+
+def more_cases():
+    CASES["ImageMergeTileList"] = merge_cases()
+    CASES["Morphology"] = [case(op, image=image(1, 6, 7), operation=op, kernel_size=3)
+                           for op in ["erode", "dilate", "open", "close", "gradient", "bottom_hat", "top_hat"]] + [
+        case("even kernel", image=image(2, 5, 6, 4), operation="dilate", kernel_size=4),
+        case("kernel larger than image", image=image(1, 3, 4), operation="erode", kernel_size=9),
+    ]
+    rgb = image(2, 3, 4)
+    CASES["ImageRGBToYUV"] = [case("rgb", image=rgb), case("rgba", image=image(1, 2, 2, 4))]
+    y, u, v = run(CLASSES["ImageRGBToYUV"], dict(image=rgb))
+    CASES["ImageYUVToRGB"] = [case("round trip", Y=y.contiguous(), U=u.contiguous(), V=v.contiguous()),
+                              case("channel means, clamped", Y=image(1, 2, 3), U=image(1, 2, 3), V=image(1, 2, 3, 1))]
+
+
+def golden(name, cases):
+    out = []
+    for c in cases:
+        entry = {"name": c["name"], "tol": c["tol"],
+                 "inputs": {k: ({"LIST": [wrap(x) for x in v]} if c["list"] else wrap(v)) for k, v in c["inputs"].items()}}
+        try:
+            outputs = run(CLASSES[name], c["inputs"])
+            entry["outputs"] = [wrap(o) for o in outputs]
+        except Exception as e:  # the node fails in ComfyUI: it must fail in Go
+            entry["error"] = f"{type(e).__name__}: {e}"
+        out.append(entry)
+    with open(os.path.join(HERE, "golden", name + ".json"), "w") as f:
+        f.write(dumps({"cases": out}).replace("}, {\"name\"", "},\n{\"name\"") + "\n")
+
+
+CLASSES, DISPLAY = setup()
+os.makedirs(os.path.join(HERE, "object_info"), exist_ok=True)
+os.makedirs(os.path.join(HERE, "golden"), exist_ok=True)
+for cls_name, cls in CLASSES.items():
+    info = v1_info(cls_name, cls, DISPLAY) if cls_name in V1 else cls.GET_NODE_INFO_V1()
+    with open(os.path.join(HERE, "object_info", cls_name + ".json"), "w") as f:
+        f.write(json.dumps(info) + "\n")
+more_cases()
+for cls_name, cases in CASES.items():
+    golden(cls_name, cases)
