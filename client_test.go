@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -21,17 +22,20 @@ import (
 // testServer is a gocomfy server on a random loopback port, with its
 // folders in a temporary directory.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	url  string
 	base string
 	stop func()
 }
 
 // startServer runs an App on a random loopback port until the test ends.
-func startServer(t *testing.T, cfg gocomfy.Config) *testServer {
+func startServer(t testing.TB, cfg gocomfy.Config) *testServer {
 	t.Helper()
 	if cfg.BaseDir == "" {
 		cfg.BaseDir = t.TempDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,7 +120,7 @@ type wsMessage struct {
 
 // wsClient is a connected WebSocket client that records every message.
 type wsClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn *websocket.Conn
 	mu   sync.Mutex
 	msgs []wsMessage

@@ -34,8 +34,10 @@ import (
 	"github.com/gocomfy/gocomfy/internal/server"
 	"github.com/gocomfy/gocomfy/internal/store"
 	"github.com/gocomfy/gocomfy/internal/store/sqlite"
+	"github.com/gocomfy/gocomfy/internal/userdata"
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/nodes/builtin"
+	"github.com/gocomfy/gocomfy/nodes/imagefile"
 	"github.com/gocomfy/gocomfy/nodes/testnodes"
 )
 
@@ -76,9 +78,29 @@ type Config struct {
 	MaxUploadSizeIsFloat bool
 	CORSOrigin           string
 	FrontEndRoot         string
+	// MultiUser is --multi-user: each user (comfy-user header) has their own
+	// user data and settings.
+	MultiUser bool
 
 	MaxHistory int // finished prompts kept; 0 is 100,000
 	MaxPending int // pending prompts accepted; 0 is no bound
+
+	// APIKeys are API keys written USER:KEY or USER:sha256:HEX (USER * for
+	// an administrator); an element may hold several, separated by commas
+	// or white space. APIKeyFile is a file of them, one per line. With no
+	// key, a server on a non-loopback address makes an admin token and
+	// logs the URL to open with it. See README.md, "Security".
+	APIKeys    []string
+	APIKeyFile string
+	// DisableAuth serves without API keys, even on a non-loopback address.
+	DisableAuth bool
+	// AllowedHosts are Host names accepted on a loopback address without
+	// API keys, besides localhost and loopback IPs (a reverse proxy's
+	// public name); others are refused against DNS rebinding.
+	AllowedHosts []string
+	// ShutdownGrace is how long a shutdown lets the running prompt finish
+	// before interrupting it; 0 is 10 s.
+	ShutdownGrace time.Duration
 
 	TLSCertFile, TLSKeyFile string
 	EnableTestNodes         bool
@@ -115,6 +137,9 @@ func New(cfg Config) *App {
 	}
 	if cfg.Cache == "" {
 		cfg.Cache = CacheRAM
+	}
+	if cfg.ShutdownGrace == 0 {
+		cfg.ShutdownGrace = 10 * time.Second
 	}
 	reg := node.NewRegistry()
 	builtin.Register(reg)
@@ -153,6 +178,10 @@ func (a *App) Run(ctx context.Context) error {
 // Serve serves on ln until ctx is done (tests pass a listener on a random
 // loopback port).
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	keys, err := a.apiKeys(ln)
+	if err != nil {
+		return err
+	}
 	folders, err := files.Open(files.Config{
 		BaseDir: a.cfg.BaseDir, InputDir: a.cfg.InputDir, OutputDir: a.cfg.OutputDir,
 		TempDir: a.cfg.TempDir, UserDir: a.cfg.UserDir, ExtraModelPaths: a.cfg.ExtraModelPaths,
@@ -164,23 +193,37 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := os.MkdirAll(filepath.Join(folders.Base(), "models"), 0o755); err != nil {
 		return err
 	}
+	roots := node.Folders{Input: folders.Root(files.Input), Output: folders.Root(files.Output), Temp: folders.Root(files.Temp)}
+	// LoadImage's file list and validators read the input folder outside
+	// any call (/object_info, validation).
+	imagefile.SetFolders(roots)
 	st, err := a.openStore(ctx, folders.Dir(files.User))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 
+	// The frontend's log panel reads the latest lines (/internal/logs).
+	logs := userdata.NewLogs(userdata.DefaultLogLines)
+	log := slog.New(logs.Handler(a.log.Handler()))
+	users, err := userdata.New(userdata.Config{Folders: folders, MultiUser: a.cfg.MultiUser, Logs: logs, Logger: log})
+	if err != nil {
+		return err
+	}
+
 	hub := event.NewHub()
-	sink := &event.Sink{Hub: hub, Log: a.log}
+	sink := &event.Sink{Hub: hub, Log: log}
 	exec := executor.New(a.nodes, executor.Config{
 		Cache: cacheMode(a.cfg.Cache), LRUSize: a.cfg.LRUSize,
-		Folders: node.Folders{Input: folders.Root(files.Input), Output: folders.Root(files.Output), Temp: folders.Root(files.Temp)},
-		DisableMetadata: a.cfg.DisableMetadata, Logger: a.log,
+		Folders:         node.Folders{Input: folders.Root(files.Input), Output: folders.Root(files.Output), Temp: folders.Root(files.Temp)},
+		DisableMetadata: a.cfg.DisableMetadata, Logger: log,
 	})
 	serverID := newID()
+	metrics := server.NewMetrics()
+	queueStore := &drainingStore{Store: st}
 	q, err := queue.New(ctx, queue.Config{
-		Store: st, Registry: a.nodes, Executor: exec, Sink: sink,
-		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: serverID, Logger: a.log,
+		Store: queueStore, Registry: a.nodes, Executor: exec, Sink: metrics.Observe(sink, st),
+		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: serverID, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -190,15 +233,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		frontend = os.DirFS(a.cfg.FrontEndRoot)
 	}
 	srv := server.New(server.Config{
-		Queue: q, Store: st, Registry: a.nodes, Hub: hub, Sink: sink, Logger: a.log, Folders: folders,
+		Queue: q, Store: st, Registry: a.nodes, Hub: hub, Sink: sink, Logger: log, Folders: folders, UserData: users,
 		MaxUploadSize: a.cfg.MaxUploadSize, MaxUploadSizeIsFloat: a.cfg.MaxUploadSizeIsFloat,
 		CORSOrigin: a.cfg.CORSOrigin, Routes: a.routes, WebDirs: a.webDirs, Frontend: frontend,
 		Version: Version, ServerID: serverID, Argv: a.cfg.Argv,
+		Keys: keys, AllowedHosts: a.cfg.AllowedHosts, MaxPending: a.cfg.MaxPending, Metrics: metrics,
 	})
+	// Request contexts derive from connCtx: cancelling it at the end of a
+	// shutdown closes the WebSockets, which Shutdown does not track.
+	connCtx, closeConns := context.WithCancel(context.WithoutCancel(ctx))
+	defer closeConns()
 	httpServer := &http.Server{
 		Handler:           srv.Handler(),
+		BaseContext:       func(net.Listener) context.Context { return connCtx },
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
@@ -209,7 +259,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}()
 	serveErr := make(chan error, 1)
 	go func() {
-		a.log.Info("gocomfy listening", "url", a.url(ln), "server_id", serverID)
+		log.Info("gocomfy listening", "url", a.url(ln), "server_id", serverID)
 		if a.cfg.TLSCertFile != "" {
 			serveErr <- httpServer.ServeTLS(ln, a.cfg.TLSCertFile, a.cfg.TLSKeyFile)
 		} else {
@@ -221,13 +271,22 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 	}
-	// Stop accepting, then let the running prompt finish (or interrupt it
-	// after the grace period; it is then recorded as interrupted, not lost).
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Stop accepting and claiming, then let the running prompt finish within
+	// the grace period, or interrupt it: it is then recorded as interrupted,
+	// not lost. Pending prompts stay in the store for the next start.
+	srv.Drain()
+	idle := queueStore.drain()
+	graceCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
 	defer cancel()
-	httpServer.Shutdown(shutdownCtx)
+	httpServer.Shutdown(graceCtx)
+	select {
+	case <-idle:
+	case <-graceCtx.Done():
+		log.Warn("shutdown: grace period over, interrupting the running prompt", "grace", a.cfg.ShutdownGrace)
+	}
 	stopWorker()
 	<-workerDone
+	closeConns()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

@@ -141,4 +141,11 @@ func TestRoutesUnderAPIPrefix(t *testing.T) {
 	if status, _ := ts.do("DELETE", "/prompt", nil); status != 405 {
 		t.Errorf("DELETE /prompt: %d", status)
 	}
+	// Dot segments are refused, never redirected with their body to
+	// another route (net/http's ServeMux would answer 307).
+	for _, p := range []string{"/userdata/a.json/move/..", "/history/../queue", "/api/./prompt", "/view//x"} {
+		if status, _ := ts.do("POST", p, "{}"); status != 400 {
+			t.Errorf("POST %s: %d, want 400", p, status)
+		}
+	}
 }

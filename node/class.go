@@ -93,9 +93,9 @@ type InputDef struct {
 	// keepOpts renders an empty options object ("*", {}); hiddenTuple
 	// renders a V1 hidden input declared as a tuple ("*",) as a list.
 	keepOpts, hiddenTuple bool
-	choices     []any
-	choicesFunc func() []string
-	opts        pyjson.Object
+	choices               []any
+	choicesFunc           func() []string
+	opts                  pyjson.Object
 }
 
 // IsCombo reports whether the input is a combo (a list type, or COMBO).

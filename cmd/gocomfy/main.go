@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gocomfy/gocomfy"
 )
@@ -45,6 +46,10 @@ var flagDefs = []flagDef{
 	{name: "max-history", kind: argOne, help: "finished prompts kept in the history; default 100000"},
 	{name: "max-queue", kind: argOne, help: "pending prompts accepted before POST /prompt answers 429; default no bound"},
 	{name: "enable-test-nodes", kind: argBool, help: "register ComfyUI's execution test nodes"},
+	{name: "api-key-file", kind: argOne, help: "file of API keys, one USER:KEY or USER:sha256:HEX per line (USER * for an admin); $GOCOMFY_API_KEYS holds more, comma-separated; see README, Security"},
+	{name: "disable-auth", kind: argBool, help: "serve without API keys even on a non-loopback address (whoever reaches it can run workflows)"},
+	{name: "allowed-hosts", kind: argMany, help: "Host names accepted on a loopback address without API keys besides localhost, such as a reverse proxy's name"},
+	{name: "shutdown-grace", kind: argOne, help: "seconds a shutdown lets the running prompt finish before interrupting it; default 10"},
 	{name: "help", kind: argBool, help: "show this help"},
 }
 
@@ -119,7 +124,21 @@ func configFrom(p parsedArgs) (gocomfy.Config, error) {
 		CORSOrigin: p.str("enable-cors-header"), FrontEndRoot: p.str("front-end-root"),
 		TLSCertFile: p.str("tls-certfile"), TLSKeyFile: p.str("tls-keyfile"),
 		DisableMetadata: p.has("disable-metadata"), EnableTestNodes: p.has("enable-test-nodes"),
+		MultiUser:   p.has("multi-user"),
 		DatabaseURL: p.str("database-url"), ExtraModelPaths: p["extra-model-paths-config"],
+		APIKeyFile: p.str("api-key-file"), DisableAuth: p.has("disable-auth"), AllowedHosts: p["allowed-hosts"],
+	}
+	// Keys come from a file or the environment, never from flags, which
+	// other users see in ps and clients in /system_stats (argv).
+	if v := os.Getenv("GOCOMFY_API_KEYS"); v != "" {
+		cfg.APIKeys = []string{v}
+	}
+	if v := p.str("shutdown-grace"); v != "" {
+		secs, err := parseFloat("shutdown-grace", v)
+		if err != nil || secs <= 0 {
+			return cfg, fmt.Errorf("--shutdown-grace: %q is not a positive number of seconds", v)
+		}
+		cfg.ShutdownGrace = time.Duration(secs * float64(time.Second))
 	}
 	if v := p.str("db"); v != "" {
 		cfg.DatabaseURL = v

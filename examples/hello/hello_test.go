@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -20,7 +21,7 @@ func TestExtension(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := gocomfy.New(gocomfy.Config{BaseDir: t.TempDir()})
+	app := gocomfy.New(gocomfy.Config{BaseDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
 	hello.Register(app)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

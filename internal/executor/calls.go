@@ -19,16 +19,23 @@ type inputData struct {
 	missing []bool
 }
 
-func (d *inputData) set(name string, list []any, missing bool) {
-	for i, n := range d.names {
-		if n == name {
-			d.lists[i], d.missing[i] = list, missing
-			return
-		}
-	}
+// add appends an input (prompt inputs have distinct names).
+func (d *inputData) add(name string, list []any, missing bool) {
 	d.names = append(d.names, name)
 	d.lists = append(d.lists, list)
 	d.missing = append(d.missing, missing)
+}
+
+// set replaces an input's value or adds it (a hidden input may reuse the
+// name of a prompt input, and then wins).
+func (d *inputData) set(name string, list []any) {
+	for i, n := range d.names {
+		if n == name {
+			d.lists[i], d.missing[i] = list, false
+			return
+		}
+	}
+	d.add(name, list, false)
 }
 
 // needs reports whether a lazy check's answer name still needs evaluating:
@@ -81,12 +88,12 @@ func (r *run) inputData(n *nodeState) *inputData {
 				e = r.list.getCache(from, n)
 			}
 			if e == nil || !in.slotOK || in.slot < 0 || in.slot >= len(e.outputs) {
-				d.set(in.name, []any{nil}, true)
+				d.add(in.name, []any{nil}, true)
 			} else {
-				d.set(in.name, e.outputs[in.slot], false)
+				d.add(in.name, e.outputs[in.slot], false)
 			}
 		case in.def != nil:
-			d.set(in.name, []any{in.literal}, false)
+			d.add(in.name, []any{in.literal}, false)
 		}
 	}
 	r.addHidden(d, n)
@@ -99,7 +106,7 @@ func (r *run) literalData(n *nodeState) *inputData {
 	d := &inputData{}
 	for i := range n.inputs {
 		if in := &n.inputs[i]; in.def != nil && (!in.link || in.def.RawLink) {
-			d.set(in.name, []any{in.literal}, false)
+			d.add(in.name, []any{in.literal}, false)
 		}
 	}
 	r.addHidden(d, n)
@@ -145,7 +152,7 @@ func (r *run) addHidden(d *inputData, n *nodeState) {
 				v = raw
 			}
 		}
-		d.set(def.Name, []any{v}, false)
+		d.set(def.Name, []any{v})
 	}
 }
 
@@ -223,8 +230,8 @@ type callError struct {
 func (e *callError) Error() string { return e.err.Error() }
 
 // runCalls calls n's function over its inputs. Sync calls run here, on the
-// run goroutine; the calls of an async class are returned as a batch to
-// start.
+// run goroutine; the calls of an async class are returned unstarted, for
+// startAsync.
 func (r *run) runCalls(n *nodeState, d *inputData) ([]callReturn, error) {
 	var rets []callReturn
 	err := forEachCall(n.class, d, func(i int, values map[string]any, blk *node.Blocker) error {
@@ -240,7 +247,7 @@ func (r *run) runCalls(n *nodeState, d *inputData) ([]callReturn, error) {
 			rets = append(rets, callReturn{call: c})
 			return nil
 		}
-		if err, trace := invoke(func() error { return n.class.Run(r.runCtx, c) }); err != nil {
+		if trace, err := invoke(func() error { return n.class.Run(r.runCtx, c) }); err != nil {
 			return &callError{err, trace}
 		}
 		rets = append(rets, callReturn{call: c})
@@ -249,9 +256,9 @@ func (r *run) runCalls(n *nodeState, d *inputData) ([]callReturn, error) {
 	return rets, err
 }
 
-// blocked is ComfyUI's execution_block_cb: a blocker with a message is
-// reported once, as an execution_error that the history does not record,
-// and goes on silently.
+// blocked is ComfyUI's execution_block_cb for a call skipped by blk: a
+// blocker with a message is reported, as an execution_error the history
+// does not record, and goes on as a silent one.
 func (r *run) blocked(n *nodeState, blk *node.Blocker) *node.Blocker {
 	if blk.Message == "" {
 		return blk
@@ -297,7 +304,7 @@ func (r *run) startAsync(n *nodeState, rets []callReturn) {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			ret.err, ret.trace = invoke(func() error { return n.class.Run(r.runCtx, ret.call) })
+			ret.trace, ret.err = invoke(func() error { return n.class.Run(r.runCtx, ret.call) })
 			if b.remaining.Add(-1) == 0 {
 				r.asyncMu.Lock()
 				r.asyncDone = append(r.asyncDone, b)

@@ -31,6 +31,7 @@ type nodeState struct {
 	// unfinished nodes and external blocks this node waits on, the nodes it
 	// blocks, its edge-cache rows and the nodes listening to its result.
 	pending    bool
+	eager      bool // counted in execList.eager while ready
 	seq        uint64
 	blockCount int
 	blocking   []*nodeState

@@ -105,6 +105,15 @@ func TestEventsWithoutClient(t *testing.T) {
 	golden(t, "worked_example_no_client.golden", transcript(t, r1, r2))
 }
 
+// TestPartialRerunTranscript: a changed mask re-runs the mix, whose lazy
+// inputs come from the cache.
+func TestPartialRerunTranscript(t *testing.T) {
+	rn := newRunner(t, Config{Cache: Classic})
+	r1 := rn.run(lazyPrompt("BLACK", "WHITE", "0.5"))
+	r2 := rn.run(lazyPrompt("BLACK", "WHITE", "0.25"))
+	golden(t, "partial_rerun.golden", transcript(t, r1, r2))
+}
+
 // TestErrorTranscript: an error mid-run, and a later run that reuses what
 // completed before the error.
 func TestErrorTranscript(t *testing.T) {

@@ -107,6 +107,20 @@ func TestMixedExpansionReturns(t *testing.T) {
 	}
 }
 
+// TestSplicedListResult: a result link to a list output is replaced by the
+// list's items, which shifts the later values ([1, 2, 3, 9] for two
+// outputs), as in ComfyUI.
+func TestSplicedListResult(t *testing.T) {
+	rn := newRunner(t, Config{})
+	r := rn.run(`{
+ "1": {"class_type": "ExpandList", "inputs": {}},
+ "2": {"class_type": "Show", "inputs": {"value": ["1", 0]}},
+ "3": {"class_type": "Show", "inputs": {"value": ["1", 1], "label": "b"}}
+}`)
+	eq(t, "first", uiValues(t, r, "2"), []any{int64(1)})
+	eq(t, "second", uiValues(t, r, "3"), []any{int64(2)})
+}
+
 // TestDynamicCycle is test_dynamic_cycle_error: a cycle that only exists in
 // an expansion is reported at staging, blamed on the expander.
 func TestDynamicCycle(t *testing.T) {

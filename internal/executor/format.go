@@ -226,14 +226,14 @@ func writeJSONValue(b *strings.Builder, dec *json.Decoder) error {
 
 // invoke calls f, turning a panic into an error with its stack as a
 // Python-shaped traceback (outermost frame first).
-func invoke(f func() error) (err error, traceback []string) {
+func invoke(f func() error) (traceback []string, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = panicError(v)
 			traceback = stackTraceback()
 		}
 	}()
-	return f(), nil
+	return nil, f()
 }
 
 func panicError(v any) error {

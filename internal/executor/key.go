@@ -136,12 +136,13 @@ func (k *keyer) merkle(n *nodeState) (cacheKey, bool) {
 		if !in.link {
 			continue
 		}
-		h := sha256.Sum256(appendNonce(nil)) // a missing node: ComfyUI's [NaN]
-		if src := k.dp.lookupForKey(in.from); src != nil {
-			var c bool
-			h, c = k.merkle(src)
-			cyclic = cyclic || c
+		src := k.dp.lookupForKey(in.from)
+		if src == nil {
+			srcs = append(srcs, sha256.Sum256(appendNonce(nil))) // ComfyUI's [NaN]
+			continue
 		}
+		h, c := k.merkle(src)
+		cyclic = cyclic || c
 		srcs = append(srcs, h)
 	}
 	b := append(k.buf[:0], 'M')

@@ -46,7 +46,7 @@ func newPack(t testing.TB) *testPack {
 		expandSave, expandCycle, expandMixed, blocker, asyncSleep, failing, panicking, p.fingerprinted(),
 		customIsChanged, pass, variadic, rawLinkNode, intermediate, notIdempotent, uniqueIDNode,
 		p.gateNode(), progressNode, outputWithSocket, invalidLazy, opNode, outNode,
-		show, emptyList, p.asyncMeet(),
+		show, emptyList, p.asyncMeet(), expandList,
 	)
 	return p
 }
@@ -302,6 +302,21 @@ var expandMixed = node.New(info("ExpandMixed"), func(s *node.Schema) node.RunFun
 	}
 })
 
+// expandList expands into MakeList(1, 2, 3) and returns (that list's link,
+// 9): the link is spliced in as three values.
+var expandList = node.New(info("ExpandList"), func(s *node.Schema) node.RunFunc {
+	first := s.OutputOf("*", "A")
+	second := s.OutputOf("*", "B")
+	return func(ctx context.Context, c *node.Call) error {
+		g := c.NewGraph()
+		l := g.Node("MakeList", "list").Set("value1", int64(1)).Set("value2", int64(2)).Set("value3", int64(3))
+		first.SetLink(c, l.Out(0))
+		second.Set(c, int64(9))
+		c.Expand(g)
+		return nil
+	}
+})
+
 // blocker is TestExecutionBlocker.
 var blocker = node.New(info("Blocker"), func(s *node.Schema) node.RunFunc {
 	in := s.AnyOf("input", "*")
@@ -361,7 +376,8 @@ var panicking = node.New(info("Panicking"), func(s *node.Schema) node.RunFunc {
 	s.AnyOf("value", "*")
 	return func(ctx context.Context, c *node.Call) error {
 		var m map[string]int
-		m["boom"]++ // a nil map write: a runtime panic
+		//lint:ignore SA5000 the node panics on purpose
+		m["boom"]++
 		return nil
 	}
 })

@@ -9,12 +9,23 @@ import (
 
 // progressRegistry is ComfyUI's ProgressRegistry for one prompt: the
 // progress state of every node that started, finished or reported, in the
-// order it first did. Entries are immutable, so a snapshot is a copy of the
-// pointer slice and stays valid while the run goes on.
+// order it first did. Every change is sent as a snapshot of the whole
+// registry, so snapshots must be cheap: entries are immutable and live in
+// fixed-size chunks that a snapshot freezes and shares; a change to a frozen
+// chunk copies that chunk first. A snapshot costs one pointer per chunk, a
+// change at most one chunk.
 type progressRegistry struct {
 	promptID string
-	entries  []*progressEntry
+	chunks   []*progressChunk
+	n        int
 	index    map[string]int
+}
+
+const progressChunkSize = 32
+
+type progressChunk struct {
+	entries [progressChunkSize]*progressEntry
+	frozen  bool // shared with a snapshot: copy before changing
 }
 
 // progressEntry is one node's state; value and max are int64 or
@@ -29,25 +40,34 @@ type progressEntry struct {
 // ProgressNodes is the "nodes" object of a progress_state event:
 // {id: {"value", "max", "state", "node_id", "prompt_id", "display_node_id",
 // "parent_node_id", "real_node_id"}} for every node that started, in the
-// order they did (pending nodes are omitted). It is a snapshot.
+// order they did (pending nodes are omitted). It is an immutable snapshot.
 type ProgressNodes struct {
 	promptID string
-	entries  []*progressEntry
+	chunks   []*progressChunk
+	n        int
 }
 
 func newProgressRegistry(promptID string) *progressRegistry {
 	return &progressRegistry{promptID: promptID, index: map[string]int{}}
 }
 
-// put replaces or appends the entry of e.id. A node's first entry starts
-// from ComfyUI's ensure_entry values (0 and 1, ints).
+// put replaces or appends the entry of e.id.
 func (p *progressRegistry) put(e *progressEntry) {
-	if i, ok := p.index[e.id]; ok {
-		p.entries[i] = e
-		return
+	i, ok := p.index[e.id]
+	if !ok {
+		i = p.n
+		p.index[e.id] = i
+		p.n++
+		if i%progressChunkSize == 0 {
+			p.chunks = append(p.chunks, &progressChunk{})
+		}
 	}
-	p.index[e.id] = len(p.entries)
-	p.entries = append(p.entries, e)
+	c := p.chunks[i/progressChunkSize]
+	if c.frozen {
+		c = &progressChunk{entries: c.entries}
+		p.chunks[i/progressChunkSize] = c
+	}
+	c.entries[i%progressChunkSize] = e
 }
 
 func (p *progressRegistry) get(id string) (*progressEntry, bool) {
@@ -55,10 +75,11 @@ func (p *progressRegistry) get(id string) (*progressEntry, bool) {
 	if !ok {
 		return nil, false
 	}
-	return p.entries[i], true
+	return p.chunks[i/progressChunkSize].entries[i%progressChunkSize], true
 }
 
-// fresh makes the entry of a node not seen yet.
+// fresh makes the entry of a node not seen yet, with ComfyUI's ensure_entry
+// values (0 of 1, ints).
 func (p *progressRegistry) fresh(id, display, real string, parent any) *progressEntry {
 	return &progressEntry{id: id, display: display, real: real, parent: parent, value: int64(0), max: int64(1)}
 }
@@ -85,14 +106,24 @@ func (p *progressRegistry) finish(base *progressEntry) {
 }
 
 func (p *progressRegistry) snapshot() ProgressNodes {
-	return ProgressNodes{promptID: p.promptID, entries: append([]*progressEntry(nil), p.entries...)}
+	for _, c := range p.chunks {
+		c.frozen = true
+	}
+	return ProgressNodes{promptID: p.promptID, chunks: append([]*progressChunk(nil), p.chunks...), n: p.n}
+}
+
+// each calls f with the snapshot's entries in order.
+func (s ProgressNodes) each(f func(e *progressEntry)) {
+	for i := range s.n {
+		f(s.chunks[i/progressChunkSize].entries[i%progressChunkSize])
+	}
 }
 
 // Object returns the snapshot as an ordered object (for tests and
 // inspection; MarshalJSON does not build it).
 func (s ProgressNodes) Object() pyjson.Object {
-	o := make(pyjson.Object, 0, len(s.entries))
-	for _, e := range s.entries {
+	o := make(pyjson.Object, 0, s.n)
+	s.each(func(e *progressEntry) {
 		o = append(o, pyjson.Field{Key: e.id, Value: pyjson.Object{
 			{Key: "value", Value: e.value},
 			{Key: "max", Value: e.max},
@@ -103,16 +134,16 @@ func (s ProgressNodes) Object() pyjson.Object {
 			{Key: "parent_node_id", Value: e.parent},
 			{Key: "real_node_id", Value: e.real},
 		}})
-	}
+	})
 	return o
 }
 
 // MarshalJSON writes the snapshot as compact JSON in Object's shape.
 func (s ProgressNodes) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 64+len(s.entries)*200)
+	b := make([]byte, 0, 64+s.n*200)
 	b = append(b, '{')
-	for i, e := range s.entries {
-		if i > 0 {
+	s.each(func(e *progressEntry) {
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		b = appendJSONString(b, e.id)
@@ -137,7 +168,7 @@ func (s ProgressNodes) MarshalJSON() ([]byte, error) {
 		b = append(b, `,"real_node_id":`...)
 		b = appendJSONString(b, e.real)
 		b = append(b, '}')
-	}
+	})
 	return append(b, '}'), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/gocomfy/gocomfy/node"
@@ -88,6 +89,9 @@ const (
 func newRun(ctx context.Context, e *Executor, job Job, sink Sink) *run {
 	if sink == nil {
 		sink = SinkFunc(func(Event) {})
+	}
+	if job.Prompt == nil {
+		job.Prompt = node.NewPrompt()
 	}
 	r := &run{e: e, job: job, ctx: ctx, sink: sink, log: e.log, cache: e.cache,
 		progress: newProgressRegistry(job.PromptID), asyncWake: make(chan struct{}, 1)}
@@ -328,7 +332,7 @@ func (r *run) checkLazy(n *nodeState, d *inputData) ([]string, error) {
 		}
 		c := node.NewCall(r.rt, n.id, i, values)
 		var names []string
-		err, trace := invoke(func() error {
+		trace, err := invoke(func() error {
 			var err error
 			names, err = check(r.runCtx, c)
 			return err
@@ -370,7 +374,7 @@ func (r *run) callFingerprint(n *nodeState, fp node.FingerprintFunc) any {
 		}
 		c := node.NewCall(r.rt, n.id, i, values)
 		var v any
-		err, _ := invoke(func() error {
+		_, err := invoke(func() error {
 			var err error
 			v, err = fp(r.runCtx, c)
 			return err
@@ -414,8 +418,19 @@ func (r *run) nodeFailure(n *nodeState, d *inputData, err error, trace []string)
 	}
 	r.log.Error("!!! Exception during processing !!! "+err.Error(), "prompt_id", r.job.PromptID,
 		"node", n.id, "class_type", n.def.ClassType, "traceback", trace)
-	return &failure{kind: failNode, nodeID: realID(n), message: err.Error() + "\n",
-		typ: node.ExceptionType(err), traceback: trace, inputs: inputs}
+	typ := node.ExceptionType(err)
+	return &failure{kind: failNode, nodeID: realID(n), message: err.Error() + "\n" + errorTip(typ, err, n),
+		typ: typ, traceback: trace, inputs: inputs}
+}
+
+// errorTip is the hint ComfyUI appends to some messages (after the "\n"
+// every message gets): its out-of-memory tip has no Go counterpart; its
+// CLIP-loader hint for samplers does.
+func errorTip(typ string, err error, n *nodeState) string {
+	if typ == "RuntimeError" && strings.Contains(err.Error(), "mat1 and mat2 shapes") && strings.Contains(n.def.ClassType, "Sampler") {
+		return "\n\nTIPS: If you have any \"Load CLIP\" or \"*CLIP Loader\" nodes in your workflow connected to this sampler node make sure the correct file(s) and type is selected."
+	}
+	return ""
 }
 
 // fail reports a failure (handle_execution_error): an interrupt is
@@ -450,8 +465,7 @@ func (r *run) fail(f *failure) {
 		pyjson.Field{Key: "current_inputs", Value: inputs},
 		pyjson.Field{Key: "current_outputs", Value: currentOutputs},
 	)
-	r.addMessage("execution_error", data, false)
-	r.errData = data
+	r.errData = r.addMessage("execution_error", data, false)
 }
 
 // classTypeOf is the node_type of a report: the class of the original
@@ -553,16 +567,21 @@ func (r *run) sendToClient(typ string, data pyjson.Object) {
 
 // addMessage is ComfyUI's add_message: the event, stamped, goes into the
 // status messages, and is sent to the client, or to everyone if broadcast.
-func (r *run) addMessage(typ string, data pyjson.Object, broadcast bool) {
+// It returns the stamped data.
+func (r *run) addMessage(typ string, data pyjson.Object, broadcast bool) pyjson.Object {
 	data = append(data, pyjson.Field{Key: "timestamp", Value: r.e.cfg.Now().UnixMilli()})
 	r.messages = append(r.messages, Message{Type: typ, Data: data})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.route(typ, data, broadcast)
+	return data
 }
 
 // Progress.
 
+// progressEntry returns n's progress entry, or a fresh one. r.mu must be
+// held; n's ids are read without the prompt's lock, so only on the run
+// goroutine.
 func (r *run) progressEntry(n *nodeState) *progressEntry {
 	if e, ok := r.progress.get(n.id); ok {
 		return e
@@ -571,18 +590,16 @@ func (r *run) progressEntry(n *nodeState) *progressEntry {
 }
 
 func (r *run) progressStart(n *nodeState) {
-	base := r.progressEntry(n)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.progress.start(base)
+	r.progress.start(r.progressEntry(n))
 	r.route("progress_state", r.progressState(), true)
 }
 
 func (r *run) progressFinish(n *nodeState) {
-	base := r.progressEntry(n)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.progress.finish(base)
+	r.progress.finish(r.progressEntry(n))
 	r.route("progress_state", r.progressState(), true)
 }
 

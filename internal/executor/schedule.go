@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -17,6 +18,7 @@ type execList struct {
 	cache outputCache
 
 	ready    []*nodeState // pending with blockCount 0, ascending seq
+	eager    int          // ready output or async nodes (pick's first rule)
 	seq      uint64
 	pending  int
 	staged   *nodeState
@@ -57,7 +59,7 @@ func (l *execList) addNode(n *nodeState) error {
 		u.seq = l.seq
 		u.blockCount = 0
 		u.blocking = u.blocking[:0]
-		l.ready = append(l.ready, u) // the newest seq sorts last
+		l.insertReady(u)
 		l.pending++
 		for i := range u.inputs {
 			in := &u.inputs[i]
@@ -132,26 +134,41 @@ func (l *execList) block(n *nodeState) {
 func (l *execList) unblock(n *nodeState) {
 	n.blockCount--
 	if n.blockCount == 0 && n.pending {
-		i, _ := slices.BinarySearchFunc(l.ready, n.seq, func(m *nodeState, seq uint64) int { return cmpSeq(m.seq, seq) })
-		l.ready = slices.Insert(l.ready, i, n)
+		l.insertReady(n)
 	}
+}
+
+func (l *execList) insertReady(n *nodeState) {
+	n.eager = n.isOutput() || n.class.Async
+	if n.eager {
+		l.eager++
+	}
+	if len(l.ready) == 0 || l.ready[len(l.ready)-1].seq < n.seq {
+		l.ready = append(l.ready, n) // new nodes have the highest seq
+		return
+	}
+	i, _ := slices.BinarySearchFunc(l.ready, n.seq, bySeq)
+	l.ready = slices.Insert(l.ready, i, n)
 }
 
 func (l *execList) removeReady(n *nodeState) {
-	if i, ok := slices.BinarySearchFunc(l.ready, n.seq, func(m *nodeState, seq uint64) int { return cmpSeq(m.seq, seq) }); ok {
-		l.ready = slices.Delete(l.ready, i, i+1)
+	i, ok := slices.BinarySearchFunc(l.ready, n.seq, bySeq)
+	if !ok {
+		return
 	}
+	if n.eager {
+		l.eager--
+	}
+	if i == 0 {
+		// The usual pick: drop it without moving the rest.
+		l.ready[0] = nil
+		l.ready = l.ready[1:]
+		return
+	}
+	l.ready = slices.Delete(l.ready, i, i+1)
 }
 
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
+func bySeq(m *nodeState, seq uint64) int { return cmp.Compare(m.seq, seq) }
 
 // addExternalBlock keeps n pending until the returned function is called
 // (on the run goroutine).
@@ -226,9 +243,11 @@ func (l *execList) stage() (*nodeState, *failure) {
 // node, else the first that blocks an output, else the first that blocks a
 // node blocking an output, else the first.
 func (l *execList) pick() *nodeState {
-	for _, n := range l.ready {
-		if n.isOutput() || n.class.Async {
-			return n
+	if l.eager > 0 {
+		for _, n := range l.ready {
+			if n.isOutput() || n.class.Async {
+				return n
+			}
 		}
 	}
 	for _, n := range l.ready {
@@ -279,7 +298,7 @@ func (l *execList) cycleFailure() *failure {
 			pending = append(pending, n)
 		}
 	}
-	slices.SortFunc(pending, func(a, b *nodeState) int { return cmpSeq(a.seq, b.seq) })
+	slices.SortFunc(pending, func(a, b *nodeState) int { return cmp.Compare(a.seq, b.seq) })
 	blockedBy := make(map[*nodeState]map[*nodeState]bool, len(pending))
 	for _, n := range pending {
 		blockedBy[n] = map[*nodeState]bool{}

@@ -3,6 +3,7 @@ package imageio
 import (
 	"image"
 	"image/color"
+	"image/draw"
 
 	"github.com/gocomfy/gocomfy/tensor"
 )
@@ -163,12 +164,9 @@ func toFloat(img image.Image, rgb, alpha []float32) {
 			}
 		}
 	case *image.YCbCr:
-		for y := b.Min.Y; y < b.Max.Y; y++ {
-			for x := b.Min.X; x < b.Max.X; x++ {
-				r, g, bl := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
-				put8((y-b.Min.Y)*w+x-b.Min.X, r, g, bl, 0xff)
-			}
-		}
+		ycbcrToFloat(m, nil, put8)
+	case *image.NYCbCrA: // lossy WebP with alpha
+		ycbcrToFloat(&m.YCbCr, m, put8)
 	case *image.Paletted:
 		pal := make([]color.NRGBA, 256)
 		for i, c := range m.Palette {
@@ -183,6 +181,26 @@ func toFloat(img image.Image, rgb, alpha []float32) {
 		}
 	default:
 		toFloatGeneric(img, rgb, alpha)
+	}
+}
+
+// ycbcrToFloat passes each pixel of m to put, converted with
+// color.YCbCrToRGB as Go's decoders and image/draw do, with alpha from a when
+// it is not nil.
+func ycbcrToFloat(m *image.YCbCr, a *image.NYCbCrA, put func(i int, r, g, b, a uint8)) {
+	b := m.Rect
+	i := 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			ci := m.COffset(x, y)
+			r, g, bl := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[ci], m.Cr[ci])
+			alpha := uint8(0xff)
+			if a != nil {
+				alpha = a.A[a.AOffset(x, y)]
+			}
+			put(i, r, g, bl, alpha)
+			i++
+		}
 	}
 }
 
@@ -212,6 +230,9 @@ func straight(c color.Color) color.NRGBA64 {
 	switch c := c.(type) {
 	case color.NRGBA:
 		return color.NRGBA64{uint16(c.R) * 0x101, uint16(c.G) * 0x101, uint16(c.B) * 0x101, uint16(c.A) * 0x101}
+	case color.YCbCr:
+		r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
+		return color.NRGBA64{uint16(r) * 0x101, uint16(g) * 0x101, uint16(b) * 0x101, 0xffff}
 	case color.NYCbCrA:
 		r, g, b := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
 		return color.NRGBA64{uint16(r) * 0x101, uint16(g) * 0x101, uint16(b) * 0x101, uint16(c.A) * 0x101}
@@ -221,9 +242,10 @@ func straight(c color.Color) color.NRGBA64 {
 
 // Tensors returns LoadImage's outputs for the decoded frames: IMAGE
 // [F,H,W,3] and MASK. Frames whose size differs from the first are skipped,
-// as ComfyUI does. When the first frame has an alpha channel the mask is
-// 1 - alpha [F,H,W]; otherwise it is zeros [F,64,64], ComfyUI's placeholder.
-// Tensors returns nil, nil when there are no frames.
+// as ComfyUI does. When the first frame has an alpha channel (RGBA, grey with
+// alpha and palette images, as PyAV reports them) the mask is 1 − alpha,
+// [F,H,W]; otherwise it is zeros [F,64,64], ComfyUI's placeholder. Tensors
+// returns nil, nil when there are no frames.
 func (d *Decoded) Tensors() (*tensor.Image, *tensor.Mask) {
 	if len(d.Frames) == 0 {
 		return nil, nil
@@ -252,4 +274,70 @@ func (d *Decoded) Tensors() (*tensor.Image, *tensor.Mask) {
 		toFloat(f, img.Frame(i), a)
 	}
 	return img, mask
+}
+
+// toNRGBA converts img to 8-bit straight alpha at the origin (see straight).
+func toNRGBA(img image.Image) *image.NRGBA {
+	b := img.Bounds()
+	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	if _, ok := img.(*image.RGBA); ok {
+		draw.Draw(dst, dst.Rect, img, b.Min, draw.Src) // un-premultiplies
+		return dst
+	}
+	for y := range b.Dy() {
+		for x := range b.Dx() {
+			c := straight(img.At(b.Min.X+x, b.Min.Y+y))
+			d := dst.Pix[dst.PixOffset(x, y):]
+			d[0], d[1], d[2], d[3] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8), uint8(c.A>>8)
+		}
+	}
+	return dst
+}
+
+// opaqueRGBA returns img's colours with alpha dropped, as Pillow's
+// convert("RGB") does (straight colour values, no compositing), as an
+// *image.RGBA at the origin, which image/jpeg encodes fastest.
+func opaqueRGBA(img image.Image) *image.RGBA {
+	b := img.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+	var src []uint8
+	var stride int
+	switch m := img.(type) {
+	case *RGB:
+		for y := range b.Dy() {
+			s, d := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):], dst.Pix[y*dst.Stride:(y+1)*dst.Stride]
+			for x := range b.Dx() {
+				d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = s[3*x], s[3*x+1], s[3*x+2], 0xff
+			}
+		}
+		return dst
+	case *image.NRGBA:
+		src, stride = m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride
+	default:
+		if hasAlpha(img) {
+			n := toNRGBA(img)
+			src, stride = n.Pix, n.Stride
+		} else {
+			draw.Draw(dst, dst.Rect, img, b.Min, draw.Src)
+			return dst
+		}
+	}
+	for y := range b.Dy() {
+		copy(dst.Pix[y*dst.Stride:(y+1)*dst.Stride], src[y*stride:])
+		row := dst.Pix[y*dst.Stride : (y+1)*dst.Stride]
+		for x := 3; x < len(row); x += 4 {
+			row[x] = 0xff
+		}
+	}
+	return dst
+}
+
+// toRGB returns img's colours as *RGB, alpha dropped as by opaqueRGBA.
+func toRGB(img image.Image) *RGB {
+	src := opaqueRGBA(img)
+	dst := NewRGB(src.Rect)
+	for i := range dst.Rect.Dx() * dst.Rect.Dy() {
+		copy(dst.Pix[3*i:3*i+3], src.Pix[4*i:4*i+3])
+	}
+	return dst
 }

@@ -1,10 +1,3 @@
-// Package imageio decodes and encodes images the way ComfyUI does: LoadImage's
-// frames, image and mask, SaveImage's 8-bit conversion and PNG text chunks,
-// and the /view route's previews and channel selections.
-//
-// ComfyUI decodes uploads with PyAV (FFmpeg) first and with Pillow for what
-// PyAV cannot read; this package follows whichever of the two LoadImage uses
-// for a format (see [Decode]) and documents where Go's decoders differ.
 package imageio
 
 import (
@@ -51,19 +44,21 @@ type Options struct {
 	NoOrientation bool
 }
 
-// Decoded is a decoded image file.
+// Decoded is a decoded image file; Tensors turns it into LoadImage's outputs.
 type Decoded struct {
 	// Format is "png", "jpeg", "gif", "webp", "bmp" or "tiff".
 	Format string
-	// Frames are the file's frames in order, all of the same type as Go's
-	// decoder returns them (animated GIF and WebP frames are composited
-	// *image.NRGBA canvases), with EXIF orientation applied unless
-	// Options.NoOrientation.
+	// Frames are the file's frames in order, of the types Go's decoders
+	// return (*image.YCbCr for JPEG, *image.RGBA for opaque PNG, …). The
+	// frames of animated GIF and WebP files are whole canvases, as
+	// *image.NRGBA (or opaque *image.RGBA for a WebP without alpha). EXIF
+	// orientation has been applied unless Options.NoOrientation.
 	Frames []image.Image
 }
 
-// Decode reads a whole image file and decodes it, refusing images above the
-// limits of opt before decoding pixels.
+// Decode reads r to its end and decodes the image file, refusing images
+// above the limits of opt before decoding pixels (the caller bounds the
+// file's size).
 //
 // Formats: PNG (the default image only; APNG animation frames, which PyAV
 // would return, are not decoded), JPEG, GIF (every frame, composited as

@@ -157,24 +157,6 @@ func plain(img image.Image) image.Image {
 	return dst
 }
 
-// toNRGBA converts img to 8-bit straight alpha at the origin (see straight).
-func toNRGBA(img image.Image) *image.NRGBA {
-	b := img.Bounds()
-	dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	if _, ok := img.(*image.RGBA); ok {
-		draw.Draw(dst, dst.Rect, img, b.Min, draw.Src) // un-premultiplies
-		return dst
-	}
-	for y := range b.Dy() {
-		for x := range b.Dx() {
-			c := straight(img.At(b.Min.X+x, b.Min.Y+y))
-			d := dst.Pix[dst.PixOffset(x, y):]
-			d[0], d[1], d[2], d[3] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8), uint8(c.A>>8)
-		}
-	}
-	return dst
-}
-
 // raster returns the pixel bytes of a plain image from its first pixel, the
 // stride and the bytes per pixel.
 func raster(img image.Image) (pix []uint8, stride, bpp int) {

@@ -90,7 +90,8 @@ func decode(t testing.TB, b []byte, opt Options) *Decoded {
 }
 
 // sameNRGBA reports the first pixel where two images differ as straight
-// 8-bit RGBA, or "" when they are equal (bounds are compared by size).
+// 8-bit RGBA (converted as this package converts), or "" when they are
+// equal (bounds are compared by size).
 func sameNRGBA(a, b image.Image) string {
 	ab, bb := a.Bounds(), b.Bounds()
 	if ab.Size() != bb.Size() {
@@ -98,12 +99,16 @@ func sameNRGBA(a, b image.Image) string {
 	}
 	for y := range ab.Dy() {
 		for x := range ab.Dx() {
-			ca := color.NRGBAModel.Convert(a.At(ab.Min.X+x, ab.Min.Y+y))
-			cb := color.NRGBAModel.Convert(b.At(bb.Min.X+x, bb.Min.Y+y))
+			ca := to8bit(straight(a.At(ab.Min.X+x, ab.Min.Y+y)))
+			cb := to8bit(straight(b.At(bb.Min.X+x, bb.Min.Y+y)))
 			if ca != cb {
 				return fmt.Sprintf("pixel (%d,%d): %v != %v", x, y, ca, cb)
 			}
 		}
 	}
 	return ""
+}
+
+func to8bit(c color.NRGBA64) color.NRGBA {
+	return color.NRGBA{uint8(c.R >> 8), uint8(c.G >> 8), uint8(c.B >> 8), uint8(c.A >> 8)}
 }

@@ -8,7 +8,6 @@ import (
 	"hash/adler32"
 	"hash/crc32"
 	"image"
-	"image/draw"
 	"io"
 	"runtime"
 	"slices"
@@ -53,10 +52,11 @@ const (
 // Pillow does (for each row the filter among none, up, sub and Paeth with
 // the least sum of absolute byte values); the rows are then split into
 // strips deflated in parallel with klauspost/compress, each strip ending
-// with a sync flush so that their concatenation is one zlib stream (see
-// deflateStrip for how the level is used). The output is not byte-identical
-// to Pillow's, but its chunks other than IDAT are, and so are the filtered
-// rows inside IDAT.
+// with a sync flush so that their concatenation is one zlib stream. Level 0
+// stores; any other level deflates each strip both with klauspost's encoder
+// of that level and Huffman-only, and keeps the shorter. The output is not
+// byte-identical to Pillow's, but its chunks other than IDAT are, and so are
+// the filtered rows inside IDAT.
 func EncodePNG(w io.Writer, img image.Image, level int, text []TextChunk) error {
 	if level == -1 {
 		level = LevelDefault
@@ -155,42 +155,6 @@ func pngRaster(img image.Image) (pix []uint8, stride, bpp int, ct uint8) {
 		return pngRaster(toRGB(img))
 	}
 	return pngRaster(toNRGBA(img))
-}
-
-// toRGB converts img to *RGB, dropping alpha (premultiplied colours of
-// translucent pixels stay premultiplied; callers pass opaque images or
-// *image.NRGBA, whose alpha is simply dropped).
-func toRGB(img image.Image) *RGB {
-	b := img.Bounds()
-	dst := NewRGB(image.Rect(0, 0, b.Dx(), b.Dy()))
-	var rgba *image.RGBA
-	switch m := img.(type) {
-	case *RGB:
-		for y := range b.Dy() {
-			copy(dst.Pix[y*dst.Stride:(y+1)*dst.Stride], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
-		}
-		return dst
-	case *image.NRGBA:
-		return packRGB(dst, m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride)
-	case *image.RGBA:
-		rgba = m
-	default:
-		rgba = image.NewRGBA(dst.Rect)
-		draw.Draw(rgba, rgba.Rect, img, b.Min, draw.Src)
-	}
-	return packRGB(dst, rgba.Pix[rgba.PixOffset(rgba.Rect.Min.X, rgba.Rect.Min.Y):], rgba.Stride)
-}
-
-// packRGB copies the colour bytes of 4-byte pixels into dst.
-func packRGB(dst *RGB, src []uint8, stride int) *RGB {
-	w := dst.Rect.Dx()
-	for y := range dst.Rect.Dy() {
-		s, d := src[y*stride:y*stride+4*w], dst.Pix[y*dst.Stride:y*dst.Stride+3*w]
-		for x := range w {
-			d[3*x], d[3*x+1], d[3*x+2] = s[4*x], s[4*x+1], s[4*x+2]
-		}
-	}
-	return dst
 }
 
 // zlibHeader returns the two-byte zlib header for a deflate level, with

@@ -116,6 +116,14 @@ func testImages() []testImage {
 	for i := range pal.Pix {
 		pal.Pix[i] = uint8(i % 2)
 	}
+	ycc := image.NewYCbCr(image.Rect(0, 0, 7, 5), image.YCbCrSubsampleRatio420)
+	ycca := image.NewNYCbCrA(image.Rect(0, 0, 7, 5), image.YCbCrSubsampleRatio420)
+	for i := range ycc.Y {
+		ycc.Y[i], ycca.Y[i], ycca.A[i] = uint8(i*37), uint8(i*41), uint8(i*59)
+	}
+	for i := range ycc.Cb {
+		ycc.Cb[i], ycc.Cr[i], ycca.Cb[i], ycca.Cr[i] = uint8(i*71), uint8(200-i*13), uint8(i*29), uint8(i*83)
+	}
 	premul := image.NewRGBA(image.Rect(0, 0, 4, 4))
 	premul.Set(1, 2, color.NRGBA{200, 100, 50, 100})
 	return []testImage{
@@ -132,7 +140,8 @@ func testImages() []testImage {
 		{"rgba-opaque", opaqueRGBA(photo), ctRGB},
 		{"rgba-premultiplied", premul, ctRGBA},
 		{"paletted-translucent", pal, ctRGBA},
-		{"ycbcr", image.NewYCbCr(image.Rect(0, 0, 7, 5), image.YCbCrSubsampleRatio420), ctRGB},
+		{"ycbcr", ycc, ctRGB},
+		{"nycbcra", ycca, ctRGBA},
 		{"gray16", image.NewGray16(image.Rect(0, 0, 3, 3)), ctRGB},
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	"image/jpeg"
 	"io"
 	"strconv"
@@ -106,44 +105,6 @@ func webpInput(img image.Image) image.Image {
 	return opaqueRGBA(img)
 }
 
-// opaqueRGBA returns img's colours with alpha dropped, as Pillow's
-// convert("RGB") does (straight colour values, no compositing), as an
-// *image.RGBA at the origin, which image/jpeg encodes fastest.
-func opaqueRGBA(img image.Image) *image.RGBA {
-	b := img.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	var src []uint8
-	var stride int
-	switch m := img.(type) {
-	case *RGB:
-		for y := range b.Dy() {
-			s, d := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):], dst.Pix[y*dst.Stride:(y+1)*dst.Stride]
-			for x := range b.Dx() {
-				d[4*x], d[4*x+1], d[4*x+2], d[4*x+3] = s[3*x], s[3*x+1], s[3*x+2], 0xff
-			}
-		}
-		return dst
-	case *image.NRGBA:
-		src, stride = m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride
-	default:
-		if hasAlpha(img) {
-			n := toNRGBA(img)
-			src, stride = n.Pix, n.Stride
-		} else {
-			draw.Draw(dst, dst.Rect, img, b.Min, draw.Src)
-			return dst
-		}
-	}
-	for y := range b.Dy() {
-		copy(dst.Pix[y*dst.Stride:(y+1)*dst.Stride], src[y*stride:])
-		row := dst.Pix[y*dst.Stride : (y+1)*dst.Stride]
-		for x := 3; x < len(row); x += 4 {
-			row[x] = 0xff
-		}
-	}
-	return dst
-}
-
 // Channel returns the image that /view sends as PNG for channel=rgb or
 // channel=a, and false for any other channel value (the file is then sent
 // as it is):
@@ -159,7 +120,7 @@ func opaqueRGBA(img image.Image) *image.RGBA {
 func Channel(img image.Image, channel string) (image.Image, bool) {
 	switch channel {
 	case "rgb":
-		return toRGB(opaqueRGBA(img)), true
+		return toRGB(img), true
 	case "a":
 		b := img.Bounds()
 		dst := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))

@@ -192,4 +192,3 @@ func workflowIDOf(extra pyjson.Object) string {
 	id, _ := info.Workflow.ID.(string)
 	return id
 }
-

@@ -9,7 +9,10 @@
 // ComfyUI's slerp-based bilinear for latents.
 //
 // Data is a dense float32 batch in either layout ComfyUI uses: NHWC (IMAGE,
-// channels interleaved) or NCHW (LATENT, one plane per channel).
+// channels interleaved) or NCHW (LATENT, one plane per channel). A video
+// latent [N,C,T,H,W] is, for the methods that treat channels independently
+// (all but lanczos and bislerp), the NCHW batch of N images of C·T planes;
+// common_upscale itself regroups it as N·T images of C channels.
 package resample
 
 import (

@@ -131,11 +131,6 @@ func (s *Server) getExtensions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) getEmbeddings(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, []string{})
-	return nil
-}
-
 // getWorkflowTemplates is GET /workflow_templates: Go extensions ship no
 // example workflows yet, so it is {} as for a ComfyUI without custom nodes.
 func (s *Server) getWorkflowTemplates(w http.ResponseWriter, r *http.Request) error {
@@ -182,7 +177,3 @@ func staticFiles(fsys fs.FS) http.Handler {
 		files.ServeHTTP(w, r)
 	})
 }
-
-// userID returns the user a request acts for ("" for the default user,
-// until multi-user mode is served).
-func (s *Server) userID(r *http.Request) string { return "" }

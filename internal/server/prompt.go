@@ -50,7 +50,11 @@ func (s *Server) postPrompt(w http.ResponseWriter, r *http.Request) error {
 		return promptError(http.StatusBadRequest, graph.Error{Type: "invalid_prompt",
 			Message: "Invalid request", Details: details, ExtraInfo: pyjson.Object{}}, nil)
 	}
-	sub := queue.Submission{UsageSource: r.Header.Get("Comfy-Usage-Source"), UserID: s.userID(r)}
+	userID, err := s.userID(r)
+	if err != nil {
+		return err
+	}
+	sub := queue.Submission{UsageSource: r.Header.Get("Comfy-Usage-Source"), UserID: userID}
 	if isPresent(req.Prompt) {
 		sub.Prompt = req.Prompt
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 
 	"github.com/gocomfy/gocomfy/pyjson"
 )
@@ -28,6 +29,12 @@ func errorf(status int, format string, args ...any) error {
 	return &httpError{status, pyjson.Object{{Key: "error", Value: fmt.Sprintf(format, args...)}}}
 }
 
+// payloadTooLarge is the 413 of a body over the limit.
+func payloadTooLarge(limit int64) *httpError {
+	return &httpError{http.StatusRequestEntityTooLarge,
+		pyjson.Object{{Key: "error", Value: fmt.Sprintf("Maximum request body size %d exceeded", limit)}}}
+}
+
 // serve adapts a handlerFunc: a *httpError is written as is; any other error
 // is a 500 whose details go to the log, not to the client.
 func (s *Server) serve(h handlerFunc) http.Handler {
@@ -43,8 +50,13 @@ func (s *Server) serve(h handlerFunc) http.Handler {
 		}
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, pyjson.Object{{Key: "error",
-				Value: fmt.Sprintf("Maximum request body size %d exceeded", tooBig.Limit)}})
+			he = payloadTooLarge(tooBig.Limit)
+			writeJSON(w, he.status, he.body)
+			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // see limitBody
+			writeJSON(w, http.StatusRequestTimeout, pyjson.Object{{Key: "error",
+				Value: fmt.Sprintf("The request body stalled for %v", s.bodyIdle)}})
 			return
 		}
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

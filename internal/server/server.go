@@ -15,12 +15,16 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/gocomfy/gocomfy/internal/auth"
 	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/internal/files"
 	"github.com/gocomfy/gocomfy/internal/queue"
 	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/internal/userdata"
 	"github.com/gocomfy/gocomfy/node"
 )
 
@@ -33,6 +37,9 @@ type Config struct {
 	Sink     *event.Sink
 	Folders  *files.Folders
 	Logger   *slog.Logger
+	// UserData holds the users, their files and settings, and the log
+	// lines of /internal/logs (nil: those routes are not served).
+	UserData *userdata.Manager
 
 	// MaxUploadSize bounds request bodies, in bytes; MaxUploadSizeIsFloat
 	// records that it was given on the command line (ComfyUI then reports
@@ -40,8 +47,21 @@ type Config struct {
 	MaxUploadSize        int64
 	MaxUploadSizeIsFloat bool
 	// CORSOrigin enables ComfyUI's CORS headers for this origin ("*" for
-	// any) instead of the origin check.
+	// any) instead of the origin check; the origin is also trusted for
+	// requests that change state.
 	CORSOrigin string
+
+	// Keys are the API keys requests must present; none: the server is
+	// open, as ComfyUI is.
+	Keys *auth.Keys
+	// AllowedHosts are Host names accepted on a loopback address besides
+	// loopback names (a reverse proxy's public name), in any case.
+	AllowedHosts []string
+	// MaxPending is the queue's bound, for GET /ready (0: none).
+	MaxPending int
+	// Metrics collects what /metrics reports (nil: new metrics, without
+	// node timings).
+	Metrics *Metrics
 
 	// Routes and WebDirs come from Go extensions.
 	Routes  []Route
@@ -71,9 +91,12 @@ type WebDir struct {
 
 // Server is ComfyUI's API over gocomfy's engine.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	start time.Time
+	cfg      Config
+	log      *slog.Logger
+	start    time.Time
+	metrics  *Metrics
+	draining atomic.Bool
+	bodyIdle time.Duration // see limitBody
 }
 
 // New returns a server; Handler serves it.
@@ -81,7 +104,15 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, start: time.Now()}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	hosts := make([]string, len(cfg.AllowedHosts))
+	for i, h := range cfg.AllowedHosts {
+		hosts[i] = strings.ToLower(h)
+	}
+	cfg.AllowedHosts = hosts
+	return &Server{cfg: cfg, log: cfg.Logger, start: time.Now(), metrics: cfg.Metrics, bodyIdle: bodyIdleTimeout}
 }
 
 // route is one entry of the route table.
@@ -120,6 +151,9 @@ func (s *Server) routes() []route {
 		{"GET /extensions", h(s.getExtensions), true},
 		{"GET /embeddings", h(s.getEmbeddings), true},
 		{"GET /workflow_templates", h(s.getWorkflowTemplates), true},
+		{"GET /health", h(s.getHealth), false},
+		{"GET /ready", h(s.getReady), false},
+		{"GET /metrics", h(s.getMetrics), false},
 	}
 	for _, r := range s.cfg.Routes {
 		rs = append(rs, route{r.Pattern, r.Handler, true})
@@ -128,6 +162,8 @@ func (s *Server) routes() []route {
 		prefix := "/extensions/" + d.Name + "/"
 		rs = append(rs, route{"GET " + prefix, http.StripPrefix(prefix, staticFiles(d.FS)), false})
 	}
+	rs = append(rs, s.userdataRoutes()...)
+	rs = append(rs, s.fileRoutes()...)
 	rs = append(rs, route{"GET /{$}", h(s.getIndex), true})
 	if s.cfg.Frontend != nil {
 		rs = append(rs, route{"GET /", staticFiles(s.cfg.Frontend), false})
@@ -136,13 +172,17 @@ func (s *Server) routes() []route {
 }
 
 // Handler returns the server's HTTP handler: the route table behind
-// ComfyUI's middleware.
+// ComfyUI's middleware and gocomfy's defences, outermost first: metrics,
+// panic recovery, the Host check (DNS rebinding), ComfyUI's origin check
+// or CORS headers, CrossOriginProtection, API keys, body limits and
+// Cache-Control.
 func (s *Server) Handler() http.Handler {
 	root, api := http.NewServeMux(), http.NewServeMux()
 	for _, r := range s.routes() {
-		root.Handle(r.pattern, r.handler)
+		h := withRoute(r.pattern, r.handler)
+		root.Handle(r.pattern, h)
 		if r.api {
-			api.Handle(r.pattern, r.handler)
+			api.Handle(r.pattern, h)
 		}
 	}
 	// One pattern per method: a method-less "/api/" would conflict with the
@@ -151,13 +191,17 @@ func (s *Server) Handler() http.Handler {
 	for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
 		root.Handle(m+" /api/", strip)
 	}
-	var h http.Handler = root
+	h := rejectUncleanPaths(root)
 	h = cacheControl(h)
 	h = s.limitBody(h)
+	h = s.authenticate(h)
+	h = s.crossOrigin(h)
 	if s.cfg.CORSOrigin != "" {
 		h = cors(s.cfg.CORSOrigin, h)
 	} else {
 		h = s.originCheck(h)
 	}
-	return s.recoverPanics(h)
+	h = s.hostCheck(h)
+	h = s.recoverPanics(h)
+	return s.observeHTTP(h)
 }

@@ -26,7 +26,8 @@ const (
 // handleWS serves /ws: the status frame with the session id first, the
 // feature-flags exchange, then the events addressed to this client.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
-	// Origins are checked by the middleware, the ComfyUI way.
+	// Origins are checked by the middleware: originCheck (ComfyUI's) and
+	// crossOrigin, which checks the upgrade as a request that changes state.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		return // Accept has answered

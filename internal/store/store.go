@@ -46,7 +46,9 @@ var ErrNotFound = errors.New("store: not found")
 var ErrNoJob = errors.New("store: no pending job")
 
 // Job is one prompt: what was submitted and, once finished, its history entry.
-// JSON fields hold raw JSON exactly as it is served (ComfyUI's key order kept).
+// JSON fields hold raw JSON exactly as it is served (ComfyUI's key order kept);
+// a store gives them back byte for byte, and nil when absent (a zero-length
+// value counts as absent).
 type Job struct {
 	ID     string  // prompt_id
 	Number float64 // ComfyUI's queue "number" (priority); smaller runs first
@@ -98,6 +100,11 @@ type Result struct {
 // ComfyUI's /history semantics: when Offset < 0 and MaxItems >= 0 the window
 // is the newest MaxItems jobs; otherwise skip Offset jobs (Offset < 0 counts
 // as 0) and return at most MaxItems (MaxItems < 0: no limit).
+//
+// MaxItems < 0 means max_items was not given. ComfyUI's get_history tests
+// max_items only after adding an entry, so a max_items <= 0 that is given
+// returns the one entry at offset when offset >= 0, and nothing when
+// offset < 0; a caller mirroring that quirk maps it to MaxItems 1 or 0.
 type HistoryQuery struct {
 	MaxItems int
 	Offset   int
@@ -129,7 +136,14 @@ type JobQuery struct {
 type Store interface {
 	// Enqueue stores a new pending job. CreateTime, Number and ID are set by
 	// the caller. Resubmitting an existing id replaces the old job, as
-	// ComfyUI's history overwrites it.
+	// ComfyUI's history overwrites it, whatever its state: a finished job
+	// leaves the history, and a running one can no longer be finished
+	// (Finish returns ErrNotFound).
+	//
+	// Only the submission fields are stored (ID, Number, NumberIsFloat,
+	// Prompt, ExtraData, Sensitive, OutputsToExecute, ClientID, WorkflowID,
+	// UserID, CreateTime). An empty ID, a NaN Number or a Status other than
+	// "" or Pending is an error.
 	Enqueue(ctx context.Context, j *Job) error
 
 	// Claim moves the pending job with the smallest (Number, ID) to
@@ -137,7 +151,8 @@ type Store interface {
 	Claim(ctx context.Context, worker string, startTime int64) (*Job, error)
 
 	// Finish records the result of an in_progress job, which joins the
-	// history (as its newest entry). ErrNotFound if the job is not in_progress.
+	// history (as its newest entry). ErrNotFound if the job is not in_progress;
+	// an error if r.Status is not a finished state.
 	Finish(ctx context.Context, id string, r Result) error
 
 	// Queue returns the running jobs and the pending jobs, each in run order.
@@ -159,6 +174,8 @@ type Store interface {
 	RequeueRunning(ctx context.Context, r Result) (int, error)
 
 	// Get returns the job with the given id, in any state; ErrNotFound if none.
+	// Get, Claim, Queue, History and Jobs return complete jobs (Sensitive
+	// included: not serving it is the caller's business).
 	Get(ctx context.Context, id string) (*Job, error)
 
 	// History returns finished jobs, oldest first, as selected by q.
@@ -170,12 +187,14 @@ type Store interface {
 
 	// Jobs returns one page of the job listing and the total number of jobs
 	// matching the filters (before paging). Ties in the sort key keep the
-	// listing order: running, then pending in run order, then finished
-	// oldest first.
+	// listing order: running (in claim order), then pending in run order,
+	// then finished oldest first, in both sort orders (ComfyUI sorts the
+	// listing stably with reverse=True for desc). An invalid status or sort
+	// key is an error.
 	Jobs(ctx context.Context, q JobQuery) (jobs []*Job, total int, err error)
 
-	// TrimHistory deletes the oldest finished jobs beyond keep; it returns
-	// how many were deleted.
+	// TrimHistory deletes the oldest finished jobs beyond keep (< 0 counts
+	// as 0); it returns how many were deleted.
 	TrimHistory(ctx context.Context, keep int) (int, error)
 
 	// Close releases the store's resources.

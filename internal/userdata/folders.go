@@ -9,16 +9,17 @@ import (
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
-// RecentFiles lists a working folder, "input", "output" or "temp" (GET
-// /internal/files/{directory_type}): the regular files directly in it
-// (symbolic links to files inside it count) whose names do not begin with
-// '.', newest first, then by name. Another type is files.ErrUnknownType.
-func (m *Manager) RecentFiles(typ string) ([]string, error) {
+// RecentFiles lists one of the folders' working folders, "input",
+// "output" or "temp" (GET /internal/files/{directory_type}): the regular
+// files directly in it (symbolic links to files inside it count) whose
+// names do not begin with '.', newest first, then by name. Another type is
+// files.ErrUnknownType.
+func RecentFiles(folders *files.Folders, typ string) ([]string, error) {
 	t, err := files.ParseType(typ)
 	if err != nil {
 		return nil, err
 	}
-	root := m.cfg.Folders.Root(t)
+	root := folders.Root(t)
 	entries, err := readDir(root, ".")
 	if err != nil {
 		return nil, err
@@ -44,11 +45,12 @@ func (m *Manager) RecentFiles(typ string) ([]string, error) {
 	return names, nil
 }
 
-// ModelFolders maps every model folder name to its directories, default
-// first (GET /internal/folder_paths), in registration order.
-func (m *Manager) ModelFolders() pyjson.Object {
+// ModelFolders maps every model folder name of the folders to its
+// directories, default first (GET /internal/folder_paths), in
+// registration order.
+func ModelFolders(folders *files.Folders) pyjson.Object {
 	out := pyjson.Object{}
-	models := m.cfg.Folders.Models
+	models := folders.Models
 	if models == nil {
 		return out
 	}

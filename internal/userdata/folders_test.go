@@ -30,18 +30,18 @@ func TestRecentFiles(t *testing.T) {
 	mkdir(t, filepath.Join(out, "sub"))
 	symlink(t, "new.png", filepath.Join(out, "link.png"))
 	symlink(t, e.outside+"/secret.txt", filepath.Join(out, "out.png"))
-	got, err := e.m.RecentFiles("output")
+	got, err := RecentFiles(e.m.cfg.Folders, "output")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"link.png", "new.png", "a.png", "b.png", "old.png"}; !slices.Equal(got, want) {
 		t.Errorf("RecentFiles(output) = %q; want %q", got, want)
 	}
-	if got, err := e.m.RecentFiles("input"); err != nil || len(got) != 0 {
+	if got, err := RecentFiles(e.m.cfg.Folders, "input"); err != nil || len(got) != 0 {
 		t.Errorf("RecentFiles(input) = %q, %v", got, err)
 	}
 	for _, typ := range []string{"user", "models", "", "../output"} {
-		if _, err := e.m.RecentFiles(typ); !errors.Is(err, files.ErrUnknownType) {
+		if _, err := RecentFiles(e.m.cfg.Folders, typ); !errors.Is(err, files.ErrUnknownType) {
 			t.Errorf("RecentFiles(%q) = %v; want ErrUnknownType", typ, err)
 		}
 	}
@@ -50,7 +50,7 @@ func TestRecentFiles(t *testing.T) {
 func TestModelFolders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, false, "")
-	folders := e.m.ModelFolders()
+	folders := ModelFolders(e.m.cfg.Folders)
 	if len(folders) == 0 || folders[0].Key != "checkpoints" {
 		t.Fatalf("ModelFolders() = %v", folders)
 	}

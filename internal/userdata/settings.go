@@ -60,8 +60,8 @@ func (u User) SetSetting(id string, value json.RawMessage) error {
 // updateSettings reads, changes and writes the settings as one step. The
 // file is written atomically, indented by four spaces as ComfyUI writes it.
 func (u User) updateSettings(change func(*pyjson.Object)) error {
-	u.m.mu.Lock()
-	defer u.m.mu.Unlock()
+	u.m.writeMu.Lock()
+	defer u.m.writeMu.Unlock()
 	root, err := u.openRoot(true)
 	if err != nil {
 		return err

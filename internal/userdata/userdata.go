@@ -3,7 +3,7 @@
 // user's files (workflows, templates, anything the frontend saves under
 // /userdata) and settings (comfy.settings.json), and what the frontend's
 // /internal routes read back: the latest log lines (Logs) and listings of
-// the working and model folders.
+// the working and model folders (RecentFiles, ModelFolders).
 //
 // # Users
 //
@@ -97,8 +97,7 @@ var (
 // Config configures a Manager.
 type Config struct {
 	// Folders are the server's folders: users.json and each user's folder
-	// are in the user folder; RecentFiles and ModelFolders list the
-	// others. Required.
+	// are in the user folder. Required.
 	Folders *files.Folders
 	// MultiUser is --multi-user.
 	MultiUser bool
@@ -114,13 +113,16 @@ type Manager struct {
 	cfg  Config
 	root *os.Root // the user folder
 
-	// mu guards users and serialises every change to the user folder, so
-	// a check for an existing file and the write that follows are one step.
-	mu    sync.Mutex
-	users pyjson.Object // id → display name (string), in users.json's order
+	// usersMu guards the registry and users.json.
+	usersMu sync.Mutex
+	users   pyjson.Object // id → display name (string), in users.json's order
 	// usersErr is why users.json could not be read. Multi-user mode cannot
 	// start without it; single-user mode only refuses to rewrite it.
 	usersErr error
+
+	// writeMu serialises every change to the users' folders, so that a
+	// check for an existing file and the write that follows are one step.
+	writeMu sync.Mutex
 }
 
 // New reads users.json and returns a Manager over cfg.Folders' user folder.
@@ -173,8 +175,8 @@ func (m *Manager) Logs() *Logs { return m.cfg.Logs }
 // Users returns the registry, id → display name, in users.json's order
 // (GET /users in multi-user mode).
 func (m *Manager) Users() pyjson.Object {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.usersMu.Lock()
+	defer m.usersMu.Unlock()
 	return append(pyjson.Object{}, m.users...)
 }
 
@@ -208,8 +210,8 @@ func (m *Manager) registered(id string) bool {
 	if strings.HasPrefix(id, SystemPrefix) || !isFolderName(id) {
 		return false
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.usersMu.Lock()
+	defer m.usersMu.Unlock()
 	_, ok := m.users.Get(id)
 	return ok
 }
@@ -227,8 +229,8 @@ func isFolderName(id string) bool {
 // digits, '-' and '_' replaced by '-', then '_' and a random UUID. The
 // registry is saved to users.json before AddUser returns.
 func (m *Manager) AddUser(name string) (string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	m.usersMu.Lock()
+	defer m.usersMu.Unlock()
 	if m.usersErr != nil {
 		return "", m.usersErr
 	}

@@ -97,8 +97,8 @@ func (u User) Write(name string, data []byte, overwrite bool) (FileInfo, error) 
 	if err != nil {
 		return FileInfo{}, err
 	}
-	u.m.mu.Lock()
-	defer u.m.mu.Unlock()
+	u.m.writeMu.Lock()
+	defer u.m.writeMu.Unlock()
 	root, err := u.openRoot(true)
 	if err != nil {
 		return FileInfo{}, err
@@ -126,8 +126,8 @@ func (u User) Delete(name string) error {
 	if err != nil {
 		return err
 	}
-	u.m.mu.Lock()
-	defer u.m.mu.Unlock()
+	u.m.writeMu.Lock()
+	defer u.m.writeMu.Unlock()
 	root, err := u.openRoot(false)
 	if err != nil {
 		return err
@@ -155,8 +155,8 @@ func (u User) Move(src, dest string, overwrite bool) (FileInfo, error) {
 	if err != nil {
 		return FileInfo{}, err
 	}
-	u.m.mu.Lock()
-	defer u.m.mu.Unlock()
+	u.m.writeMu.Lock()
+	defer u.m.writeMu.Unlock()
 	root, err := u.openRoot(false)
 	if err != nil {
 		return FileInfo{}, err

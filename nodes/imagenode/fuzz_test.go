@@ -16,18 +16,22 @@ func FuzzGeometry(f *testing.F) {
 	f.Add(int8(-1), int8(-4), int8(0), int8(0), int8(2), int8(9))
 	f.Add(int8(0), int8(0), int8(-3), int8(7), int8(-8), int8(1))
 	f.Add(int8(127), int8(-128), int8(1), int8(1), int8(0), int8(0))
-	r := node.NewRegistry()
-	Register(r)
+	r := registry(f)
 	f.Fuzz(func(t *testing.T, a, b, c, d, e, g int8) {
 		i := func(v int8) int64 { return int64(v) }
 		small := func(v int8) int64 { return int64(v % 12) }
 		dst := testImage(2, 5, 6, 3)
-		src := testImage(1, int(1+uint8(c)%7), int(1+uint8(d)%7), int(1+uint8(e)%4))
+		src := testImage(int(uint8(g)%3), int(1+uint8(c)%7), int(1+uint8(d)%7), int(1+uint8(e)%4))
 		mask := &tensor.Mask{B: 1, H: 3, W: 2, Pix: testImage(1, 3, 2, 1).Pix}
 		runs := []struct {
 			class  string
 			values map[string]any
 		}{
+			{"ImageBlend", map[string]any{"image1": dst, "image2": src, "blend_factor": 0.5, "blend_mode": "overlay"}},
+			{"JoinImageWithAlpha", map[string]any{"image": src, "alpha": mask}},
+			{"PorterDuffImageComposite", map[string]any{"source": src, "source_alpha": mask, "destination": dst,
+				"destination_alpha": mask, "mode": "XOR"}},
+			{"ImageBatch", map[string]any{"image1": dst, "image2": src}},
 			{"ImageCrop", map[string]any{"image": dst, "width": i(a), "height": i(b), "x": i(c), "y": i(d)}},
 			{"ImageCompositeMasked", map[string]any{"destination": dst, "source": src, "x": i(a), "y": i(b),
 				"resize_source": e%2 == 0, "mask": mask}},

@@ -3,8 +3,12 @@ package imagenode
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,14 +18,19 @@ import (
 	"testing"
 
 	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/nodes/masknode"
 	"github.com/gocomfy/gocomfy/pyjson"
 	"github.com/gocomfy/gocomfy/tensor"
 )
 
+// registry holds this pack and masknode, whose compositing classes
+// (ImageCompositeMasked, Porter-Duff, alpha split and join) are checked here
+// against the same ComfyUI-generated goldens as the image classes.
 func registry(t testing.TB) *node.Registry {
 	t.Helper()
 	r := node.NewRegistry()
 	Register(r)
+	masknode.Register(r)
 	return r
 }
 
@@ -33,11 +42,14 @@ func TestObjectInfoMatchesComfyUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := registry(t)
-	n := 0
-	for class := range r.All() {
-		n++
-		t.Run(class.ID, func(t *testing.T) {
-			want, err := os.ReadFile(filepath.Join("testdata/object_info", class.ID+".json"))
+	for _, file := range files {
+		id := strings.TrimSuffix(filepath.Base(file), ".json")
+		t.Run(id, func(t *testing.T) {
+			class, ok := r.Lookup(id)
+			if !ok {
+				t.Fatalf("no class %s", id)
+			}
+			want, err := os.ReadFile(file)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,8 +62,12 @@ func TestObjectInfoMatchesComfyUI(t *testing.T) {
 			}
 		})
 	}
-	if n != len(files) {
-		t.Errorf("%d classes registered, %d object_info files", n, len(files))
+	own := node.NewRegistry()
+	Register(own)
+	for class := range own.All() {
+		if _, err := os.Stat(filepath.Join("testdata/object_info", class.ID+".json")); err != nil {
+			t.Errorf("%s has no object_info golden", class.ID)
+		}
 	}
 }
 
@@ -67,13 +83,45 @@ type goldenFile struct {
 	}
 }
 
-// taggedTensor is how gen.py writes IMAGE and MASK values and lists.
+// taggedTensor is how gen.py writes IMAGE and MASK values and lists, and
+// large images: inputs as the shape of gen.py's Pattern, outputs as a digest.
 type taggedTensor struct {
 	Image, Mask *struct {
 		Shape []int
 		Data  []float32
 	}
-	List []json.RawMessage
+	List    []json.RawMessage
+	Pattern *struct{ Shape []int }
+	Digest  *imageDigest
+}
+
+// imageDigest stands for a large IMAGE output: its shape and the SHA-256 of
+// its float32 values, little-endian.
+type imageDigest struct {
+	Shape  []int
+	SHA256 string
+}
+
+func digestOf(img *tensor.Image) imageDigest {
+	h := sha256.New()
+	var b [4]byte
+	for _, v := range img.Pix {
+		binary.LittleEndian.PutUint32(b[:], math.Float32bits(v))
+		h.Write(b[:])
+	}
+	return imageDigest{img.Shape(), hex.EncodeToString(h.Sum(nil))}
+}
+
+// patternImage is gen.py's Pattern: bytes of a diagonal ramp per channel plus
+// 64 levels of multiplicative-hash noise, divided by 255.
+func patternImage(b, h, w, c int) *tensor.Image {
+	img := tensor.NewImage(b, h, w, c)
+	for i := range img.Pix {
+		x, y, ch := uint32(i/c%w), uint32(i/(c*w)%h), uint32(i%c)
+		noise := (uint32(i) + 1) * 2654435761 >> 26
+		img.Pix[i] = float32(uint8(7*x+3*y+85*ch+noise)) / 255
+	}
+	return img
 }
 
 func (tt *taggedTensor) UnmarshalJSON(b []byte) error {
@@ -90,6 +138,10 @@ func (tt *taggedTensor) UnmarshalJSON(b []byte) error {
 			err = json.Unmarshal(v, &tt.Mask)
 		case "LIST":
 			err = json.Unmarshal(v, &tt.List)
+		case "IMAGE_PATTERN":
+			err = json.Unmarshal(v, &tt.Pattern)
+		case "IMAGE_SHA256":
+			err = json.Unmarshal(v, &tt.Digest)
 		default:
 			return fmt.Errorf("unknown tag %q", k)
 		}
@@ -115,6 +167,11 @@ func decode(raw json.RawMessage, typ string) (any, error) {
 		case tt.Mask != nil:
 			s := tt.Mask.Shape
 			return &tensor.Mask{B: s[0], H: s[1], W: s[2], Pix: tt.Mask.Data}, nil
+		case tt.Pattern != nil:
+			s := tt.Pattern.Shape
+			return patternImage(s[0], s[1], s[2], s[3]), nil
+		case tt.Digest != nil:
+			return *tt.Digest, nil
 		}
 		list := make([]any, len(tt.List))
 		for i, item := range tt.List {
@@ -176,8 +233,12 @@ func TestNodesMatchComfyUI(t *testing.T) {
 					}
 					values[name] = v
 				}
+				before := snapshot(values)
 				call := node.NewCall(nil, "1", 0, values)
 				err := class.Run(context.Background(), call)
+				if !slices.Equal(before, snapshot(values)) {
+					t.Error("the node changed its inputs")
+				}
 				if c.Error != "" {
 					if err == nil {
 						t.Fatalf("no error; ComfyUI raises %s", c.Error)
@@ -205,6 +266,28 @@ func TestNodesMatchComfyUI(t *testing.T) {
 	}
 }
 
+// snapshot copies every value of the tensors among values.
+func snapshot(values map[string]any) []float32 {
+	var all []float32
+	var add func(v any)
+	add = func(v any) {
+		switch v := v.(type) {
+		case *tensor.Image:
+			all = append(all, v.Pix...)
+		case *tensor.Mask:
+			all = append(all, v.Pix...)
+		case []any:
+			for _, x := range v {
+				add(x)
+			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(values)) {
+		add(values[k])
+	}
+	return all
+}
+
 // compare checks a node output against a golden one: shapes equal, values
 // within tol (NaN matching NaN).
 func compare(got, want any, tol float64) error {
@@ -227,6 +310,15 @@ func compare(got, want any, tol float64) error {
 			return fmt.Errorf("shape %v, want %v", g.Shape(), w.Shape())
 		}
 		return compareValues(g.Pix, w.Pix, tol)
+	case imageDigest:
+		g, ok := got.(*tensor.Image)
+		if !ok {
+			return fmt.Errorf("got %T, want an IMAGE", got)
+		}
+		if d := digestOf(g); !slices.Equal(d.Shape, w.Shape) || d.SHA256 != w.SHA256 {
+			return fmt.Errorf("got shape %v sha256 %s, want %v %s", d.Shape, d.SHA256, w.Shape, w.SHA256)
+		}
+		return nil
 	case []any:
 		g, ok := got.([]any)
 		if !ok || len(g) != len(w) {

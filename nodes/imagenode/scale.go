@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/gocomfy/gocomfy/node"
-	"github.com/gocomfy/gocomfy/tensor"
 )
 
 var imageScale = node.New(node.Info{ID: "ImageScale", DisplayName: "Upscale Image", Category: "image/upscaling",
@@ -164,40 +163,3 @@ var resizeAndPadImage = node.New(node.Info{ID: "ResizeAndPadImage", DisplayName:
 			return nil
 		}
 	})
-
-// repeated returns n copies of v.
-func repeated(v float32, n int) []float32 {
-	vs := make([]float32, n)
-	for i := range vs {
-		vs[i] = v
-	}
-	return vs
-}
-
-// fill sets every pixel of img to v (one value per channel).
-func fill(img *tensor.Image, v []float32) {
-	c := img.C
-	forEach(img.B*img.H*img.W, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			copy(img.Pix[p*c:(p+1)*c], v)
-		}
-	})
-}
-
-// paste copies src into dst with its top-left corner at (top, left), clipped
-// to dst, as dst[:, top:top+h, left:left+w] = src does when it fits.
-func paste(dst, src *tensor.Image, top, left int) {
-	x0, x1 := max(left, 0), min(left+src.W, dst.W)
-	if x1 <= x0 {
-		return
-	}
-	n := (x1 - x0) * dst.C
-	forRows(src.B, src.H, n, func(b, y int) {
-		dy := top + y
-		if dy < 0 || dy >= dst.H {
-			return
-		}
-		from := ((b*src.H+y)*src.W + x0 - left) * src.C
-		copy(dst.Pix[((b*dst.H+dy)*dst.W+x0)*dst.C:][:n], src.Pix[from:from+n])
-	})
-}

@@ -220,6 +220,10 @@ func stitch(a, b *tensor.Image, direction string, match bool, spacing int, color
 	horizontal := direction == "left" || direction == "right"
 	// The shorter batch repeats its last image.
 	n := max(a.B, b.B)
+	if min(a.B, b.B) == 0 && n > 0 {
+		// There is no last image to repeat; torch.cat fails further on.
+		return nil, fmt.Errorf("Sizes of tensors must match except in dimension 0. Expected size %d but got size 0", n)
+	}
 	a, b = extendBatch(a, n), extendBatch(b, n)
 	var err error
 	switch {
@@ -230,7 +234,7 @@ func stitch(a, b *tensor.Image, direction string, match bool, spacing int, color
 	case match:
 		b, err = scaleImage(b, a.W, int(float64(a.W)/(float64(b.W)/float64(b.H))), "lanczos", false)
 	case horizontal:
-		// Pad the lower image, half above and half below.
+		// Pad the shorter image, half above and half below.
 		h := max(a.H, b.H)
 		a, b = padCentered(a, h, a.W, padValue(color)), padCentered(b, h, b.W, padValue(color))
 	default:

@@ -46,8 +46,8 @@ func scanJob(row interface{ Scan(...any) error }) (*store.Job, error) {
 	return &j, nil
 }
 
-func queryJobs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*store.Job, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
+func (t txn) jobs(query string, args ...any) ([]*store.Job, error) {
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -63,8 +63,40 @@ func queryJobs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*s
 	return jobs, rows.Err()
 }
 
-func getJob(ctx context.Context, tx *sql.Tx, id string) (*store.Job, error) {
-	j, err := scanJob(tx.QueryRowContext(ctx, selectJobs+` WHERE j.id = ?`, id))
+// column runs a query and returns the first column of its rows; the other
+// columns, if any, are skipped.
+func column[T any](t txn, query string, args ...any) ([]T, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	dest := make([]any, len(cols))
+	for i := range dest {
+		dest[i] = new(any)
+	}
+	for rows.Next() {
+		var v T
+		dest[0] = &v
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (t txn) job(id string) (*store.Job, error) {
+	st, err := t.stmt(selectJobs + ` WHERE j.id = ?`)
+	if err != nil {
+		return nil, err
+	}
+	j, err := scanJob(st.QueryRowContext(t.ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, store.ErrNotFound
 	}
@@ -79,14 +111,6 @@ func blob(b []byte) any {
 	return b
 }
 
-// jsonArray binds a list as a JSON array, nil as NULL.
-func jsonArray[T any](list []T) (any, error) {
-	if list == nil {
-		return nil, nil
-	}
-	return json.Marshal(list)
-}
-
 // Enqueue implements store.Store. Any Status other than "" or Pending is an
 // error, as are an empty ID and a NaN Number.
 func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
@@ -98,23 +122,27 @@ func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
 	case j.Status != "" && j.Status != store.Pending:
 		return fmt.Errorf("sqlite: enqueue %q: status %q is not pending", j.ID, j.Status)
 	}
-	outputs, err := jsonArray(j.OutputsToExecute)
-	if err != nil {
-		return err
-	}
-	return db.write(ctx, func(tx *sql.Tx) error {
-		// The triggers take the old job out of the queue and the counts, and
-		// the foreign key takes its payload with it.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, j.ID); err != nil {
+	var outputs any // NULL for nil
+	if j.OutputsToExecute != nil {
+		b, err := json.Marshal(j.OutputsToExecute)
+		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, number, number_is_float, status,
+		outputs = b
+	}
+	return db.write(ctx, func(t txn) error {
+		// The triggers take an old job of this id out of the queue and the
+		// counts, and the foreign key takes its payload with it.
+		if _, err := t.exec(`DELETE FROM jobs WHERE id = ?`, j.ID); err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO jobs (id, number, number_is_float, status,
 			user_id, workflow_id, client_id, worker, create_time, start_time, end_time, outputs_count, status_str)
 			VALUES (?, ?, ?, 'pending', ?, ?, ?, '', ?, 0, 0, 0, '')`,
 			j.ID, j.Number, j.NumberIsFloat, j.UserID, j.WorkflowID, j.ClientID, j.CreateTime); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO job_payloads (id, prompt, extra_data, sensitive, outputs_to_execute)
+		_, err := t.exec(`INSERT INTO job_payloads (id, prompt, extra_data, sensitive, outputs_to_execute)
 			VALUES (?, ?, ?, ?, ?)`, j.ID, blob(j.Prompt), blob(j.ExtraData), blob(j.Sensitive), outputs)
 		return err
 	})
@@ -128,16 +156,16 @@ const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = ?, start_time
 // Claim implements store.Store.
 func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store.Job, error) {
 	var job *store.Job
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(t txn) error {
 		var id string
-		err := tx.QueryRowContext(ctx, claimSQL, worker, startTime).Scan(&id)
+		err := t.scanRow(claimSQL, []any{worker, startTime}, &id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNoJob
 		}
 		if err != nil {
 			return err
 		}
-		job, err = getJob(ctx, tx, id)
+		job, err = t.job(id)
 		return err
 	})
 	return job, err
@@ -148,22 +176,20 @@ func (db *DB) Finish(ctx context.Context, id string, r store.Result) error {
 	if !r.Status.Finished() {
 		return fmt.Errorf("sqlite: finish %q: status %q is not a final state", id, r.Status)
 	}
-	return db.write(ctx, func(tx *sql.Tx) error { return finish(ctx, tx, id, r) })
+	return db.write(ctx, func(t txn) error { return t.finish(id, r) })
 }
 
-func finish(ctx context.Context, tx *sql.Tx, id string, r store.Result) error {
-	res, err := tx.ExecContext(ctx, `UPDATE jobs SET status = ?, end_time = ?, outputs_count = ?,
-		status_str = ?, seq = `+newSeq+` WHERE id = ? AND status = 'in_progress'`,
+func (t txn) finish(id string, r store.Result) error {
+	n, err := t.exec(`UPDATE jobs SET status = ?, end_time = ?, outputs_count = ?, status_str = ?,
+		seq = `+newSeq+` WHERE id = ? AND status = 'in_progress'`,
 		r.Status, r.EndTime, r.OutputsCount, r.StatusStr, id)
 	if err != nil {
 		return err
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
+	if n == 0 {
 		return store.ErrNotFound
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE job_payloads SET outputs = ?, meta = ?, messages = ?,
+	_, err = t.exec(`UPDATE job_payloads SET outputs = ?, meta = ?, messages = ?,
 		execution_error = ?, preview_output = ? WHERE id = ?`,
 		blob(r.Outputs), blob(r.Meta), blob(r.Messages), blob(r.ExecutionError), blob(r.PreviewOutput), id)
 	return err
@@ -176,13 +202,13 @@ func (db *DB) RequeueRunning(ctx context.Context, r store.Result) (int, error) {
 		return 0, fmt.Errorf("sqlite: requeue running: status %q is not a final state", r.Status)
 	}
 	var n int
-	err := db.write(ctx, func(tx *sql.Tx) error {
-		ids, err := queryStrings(ctx, tx, `SELECT id FROM jobs WHERE status = 'in_progress' ORDER BY seq`)
+	err := db.write(ctx, func(t txn) error {
+		ids, err := column[string](t, `SELECT id FROM jobs WHERE status = 'in_progress' ORDER BY seq`)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			if err := finish(ctx, tx, id, r); err != nil {
+			if err := t.finish(id, r); err != nil {
 				return err
 			}
 		}
@@ -192,32 +218,17 @@ func (db *DB) RequeueRunning(ctx context.Context, r store.Result) (int, error) {
 	return n, err
 }
 
-func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
+const queuePendingSQL = `SELECT ` + jobColumns + ` FROM queue q
+	JOIN jobs j ON j.id = q.id JOIN job_payloads p ON p.id = q.id ORDER BY q.number, q.id`
 
 // Queue implements store.Store.
 func (db *DB) Queue(ctx context.Context) (running, pending []*store.Job, err error) {
-	err = db.read(ctx, func(tx *sql.Tx) error {
-		running, err = queryJobs(ctx, tx, selectJobs+` WHERE j.status = 'in_progress' ORDER BY j.seq`)
+	err = db.read(ctx, func(t txn) error {
+		running, err = t.jobs(selectJobs + ` WHERE j.status = 'in_progress' ORDER BY j.seq`)
 		if err != nil {
 			return err
 		}
-		pending, err = queryJobs(ctx, tx, `SELECT `+jobColumns+` FROM queue q
-			JOIN jobs j ON j.id = q.id JOIN job_payloads p ON p.id = q.id ORDER BY q.number, q.id`)
+		pending, err = t.jobs(queuePendingSQL)
 		return err
 	})
 	return running, pending, err
@@ -225,26 +236,28 @@ func (db *DB) Queue(ctx context.Context) (running, pending []*store.Job, err err
 
 // QueueLen implements store.Store.
 func (db *DB) QueueLen(ctx context.Context) (pending, running int, err error) {
-	err = db.r.QueryRowContext(ctx, `SELECT
-		coalesce(sum(n) FILTER (WHERE status = 'pending'), 0),
-		coalesce(sum(n) FILTER (WHERE status = 'in_progress'), 0)
-		FROM job_counts WHERE status IN ('pending', 'in_progress')`).Scan(&pending, &running)
+	err = db.read(ctx, func(t txn) error {
+		return t.scanRow(`SELECT
+			coalesce(sum(n) FILTER (WHERE status = 'pending'), 0),
+			coalesce(sum(n) FILTER (WHERE status = 'in_progress'), 0)
+			FROM job_counts WHERE status IN ('pending', 'in_progress')`, nil, &pending, &running)
+	})
 	return pending, running, err
 }
+
+const deletePendingSQL = `DELETE FROM jobs WHERE id = ? AND +status = 'pending'`
 
 // DeletePending implements store.Store; the removed ids are in the order
 // given, each once.
 func (db *DB) DeletePending(ctx context.Context, ids []string) ([]string, error) {
 	var removed []string
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(t txn) error {
 		for _, id := range ids {
-			res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ? AND status = 'pending'`, id)
+			n, err := t.exec(deletePendingSQL, id)
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n > 0 {
+			if n > 0 {
 				removed = append(removed, id)
 			}
 		}
@@ -258,46 +271,33 @@ func (db *DB) ClearPending(ctx context.Context) (int, error) {
 	return db.exec(ctx, `DELETE FROM jobs WHERE status = 'pending'`)
 }
 
-// exec runs one write statement and returns the number of rows it changed.
+// exec runs one write statement in a transaction of its own and returns
+// the number of rows it changed.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (int, error) {
-	res, err := db.w.ExecContext(ctx, query, args...)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	var n int
+	err := db.write(ctx, func(t txn) (err error) {
+		n, err = t.exec(query, args...)
+		return err
+	})
+	return n, err
 }
 
 // Get implements store.Store.
 func (db *DB) Get(ctx context.Context, id string) (*store.Job, error) {
 	var job *store.Job
-	err := db.read(ctx, func(tx *sql.Tx) (err error) {
-		job, err = getJob(ctx, tx, id)
+	err := db.read(ctx, func(t txn) (err error) {
+		job, err = t.job(id)
 		return err
 	})
 	return job, err
 }
 
-// History implements store.Store. The status test has a unary + so that it
-// can't be answered from a status index: the rows must come in seq order.
+// History implements store.Store.
 func (db *DB) History(ctx context.Context, q store.HistoryQuery) ([]*store.Job, error) {
-	query := selectJobs + ` WHERE +j.status IN ` + finished
-	var args []any
-	if q.UserID != nil {
-		query += ` AND j.user_id = ?`
-		args = append(args, *q.UserID)
-	}
-	newest := q.Offset < 0 && q.MaxItems >= 0
-	if newest {
-		query += ` ORDER BY j.seq DESC LIMIT ?`
-		args = append(args, q.MaxItems)
-	} else {
-		query += ` ORDER BY j.seq LIMIT ? OFFSET ?`
-		args = append(args, max(q.MaxItems, -1), max(q.Offset, 0))
-	}
+	query, args, newest := historyQuery(q)
 	var jobs []*store.Job
-	err := db.read(ctx, func(tx *sql.Tx) (err error) {
-		jobs, err = queryJobs(ctx, tx, query, args...)
+	err := db.read(ctx, func(t txn) (err error) {
+		jobs, err = t.jobs(query, args...)
 		return err
 	})
 	if newest {
@@ -306,14 +306,33 @@ func (db *DB) History(ctx context.Context, q store.HistoryQuery) ([]*store.Job, 
 	return jobs, err
 }
 
+// historyQuery returns the query of a history window; newest means that it
+// returns the window newest first. The status test has a unary + so that it
+// can't be answered from a status index: the rows must come in seq order.
+func historyQuery(q store.HistoryQuery) (query string, args []any, newest bool) {
+	query = selectJobs + ` WHERE +j.status IN ` + finished
+	if q.UserID != nil {
+		query += ` AND j.user_id = ?`
+		args = append(args, *q.UserID)
+	}
+	if q.Offset < 0 && q.MaxItems >= 0 {
+		return query + ` ORDER BY j.seq DESC LIMIT ?`, append(args, q.MaxItems), true
+	}
+	return query + ` ORDER BY j.seq LIMIT ? OFFSET ?`, append(args, max(q.MaxItems, -1), max(q.Offset, 0)), false
+}
+
+// deleteHistorySQL has +status so that the rows are found by id, not by
+// walking the status index.
+const deleteHistorySQL = `DELETE FROM jobs
+	WHERE id IN (SELECT value FROM json_each(?)) AND +status IN ` + finished
+
 // DeleteHistory implements store.Store.
 func (db *DB) DeleteHistory(ctx context.Context, ids []string) error {
 	list, err := json.Marshal(ids)
 	if err != nil {
 		return err
 	}
-	_, err = db.exec(ctx, `DELETE FROM jobs
-		WHERE id IN (SELECT value FROM json_each(?)) AND status IN `+finished, list)
+	_, err = db.exec(ctx, deleteHistorySQL, list)
 	return err
 }
 
@@ -325,84 +344,132 @@ func (db *DB) ClearHistory(ctx context.Context) error {
 
 // TrimHistory implements store.Store; keep < 0 counts as 0.
 func (db *DB) TrimHistory(ctx context.Context, keep int) (int, error) {
+	keep = max(keep, 0)
 	var n int
-	err := db.write(ctx, func(tx *sql.Tx) error {
+	err := db.write(ctx, func(t txn) error {
 		var have int
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM job_counts
-			WHERE status IN `+finished).Scan(&have); err != nil {
+		if err := t.scanRow(`SELECT coalesce(sum(n), 0) FROM job_counts WHERE status IN `+finished, nil, &have); err != nil {
 			return err
 		}
-		if have <= max(keep, 0) {
-			n = 0
+		if have <= keep {
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE seq IN
-			(SELECT seq FROM jobs WHERE +status IN `+finished+` ORDER BY seq LIMIT ?)`, have-max(keep, 0))
-		if err != nil {
-			return err
-		}
-		n64, err := res.RowsAffected()
-		n = int(n64)
+		var err error
+		n, err = t.exec(`DELETE FROM jobs WHERE seq IN
+			(SELECT seq FROM jobs WHERE +status IN `+finished+` ORDER BY seq LIMIT ?)`, have-keep)
 		return err
 	})
 	return n, err
 }
 
+// Jobs implements store.Store.
+func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]*store.Job, int, error) {
+	l, err := newListing(q)
+	if err != nil {
+		return nil, 0, err
+	}
+	var jobs []*store.Job
+	var total int
+	err = db.read(ctx, func(t txn) error {
+		seqs, err := column[int64](t, l.page, l.pageArgs...)
+		if err != nil {
+			return err
+		}
+		if len(seqs) > 0 {
+			list, err := json.Marshal(seqs)
+			if err != nil {
+				return err
+			}
+			if jobs, err = t.jobs(jobsBySeqSQL, list); err != nil {
+				return err
+			}
+		}
+		return t.scanRow(l.total, l.totalArgs, &total)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return jobs, total, nil
+}
+
+// jobsBySeqSQL loads the jobs whose seqs are in a JSON array, in its order.
+const jobsBySeqSQL = `SELECT ` + jobColumns + ` FROM json_each(?) e
+	JOIN jobs j ON j.seq = e.value JOIN job_payloads p ON p.id = j.id ORDER BY e.key`
+
+// listing is the SQL of a job listing: the seqs of the page, in order, and
+// the total.
+type listing struct {
+	page, total         string
+	pageArgs, totalArgs []any
+}
+
 // allStatuses is the listing order of the job states.
 var allStatuses = []store.Status{store.InProgress, store.Pending, store.Completed, store.Failed, store.Cancelled}
 
-// Jobs implements store.Store.
+// newListing builds the listing of q.
 //
-// The listing is one UNION ALL with an arm per status, which SQLite merges
-// in order, each arm walking an index on (status, key). The ties are broken
-// by three columns that put running jobs (in claim order) before pending ones
+// The page is one UNION ALL with an arm per status, which SQLite merges in
+// order, each arm walking an index on (status, key) and, for finished jobs,
+// reading nothing but that index (a deep OFFSET skips index entries, not
+// rows). Ties are broken by
+// three columns that put running jobs (in claim order) before pending ones
 // (in run order) before finished ones (in finish order), NULL sorting first:
 //
 //	running   NULL  NULL    seq
 //	pending   NULL  number  id
 //	finished  seq   NULL    NULL
 //
-// For the finished arms, which hold nearly every row, "key, seq" is exactly
-// the index order (the rowid ends every index and is unique), so those arms
-// need no sort step at all; the small running and pending arms sort their
-// ties.
-func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]*store.Job, int, error) {
+// For the finished arms, which hold nearly every row, "key DESC, seq" is
+// exactly the order of the (status, key DESC) index (the rowid ends every
+// index and is unique), so the default listing needs no sort step; the small
+// running and pending arms sort their ties.
+//
+// The total comes from the job_counts counters, unless a workflow is asked
+// for, which they don't know about.
+func newListing(q store.JobQuery) (*listing, error) {
 	statuses := allStatuses
 	if len(q.Statuses) > 0 {
 		for _, s := range q.Statuses {
 			if !s.Valid() {
-				return nil, 0, fmt.Errorf("sqlite: jobs: invalid status %q", s)
+				return nil, fmt.Errorf("sqlite: jobs: invalid status %q", s)
 			}
 		}
 		statuses = slices.DeleteFunc(slices.Clone(allStatuses), func(s store.Status) bool {
 			return !slices.Contains(q.Statuses, s)
 		})
 	}
-	var key string
+	var key, index string
 	switch q.SortBy {
 	case "", store.SortCreatedAt:
-		key = "create_time"
+		key, index = "create_time", "created"
 	case store.SortExecutionDuration:
-		key = "duration"
+		key, index = "duration", "duration"
 	default:
-		return nil, 0, fmt.Errorf("sqlite: jobs: invalid sort key %q", q.SortBy)
+		return nil, fmt.Errorf("sqlite: jobs: invalid sort key %q", q.SortBy)
 	}
 	dir := "DESC"
 	if q.Ascending {
 		dir = "ASC"
 	}
 
-	filter, filterArgs := "", []any(nil)
+	// The index is pinned: left alone, the planner may take any index with
+	// status in it and sort all of that status's jobs.
+	index = "jobs_status_" + index
+	var filter string
+	var filterArgs []any
 	if q.UserID != nil {
+		index = strings.Replace(index, "jobs_", "jobs_user_", 1)
 		filter += ` AND user_id = ?`
 		filterArgs = append(filterArgs, *q.UserID)
 	}
 	if q.WorkflowID != "" {
+		index = "jobs_workflow" // the narrowest filter
 		filter += ` AND workflow_id = ?`
 		filterArgs = append(filterArgs, q.WorkflowID)
 	}
+
+	var l listing
 	arms := make([]string, len(statuses))
-	var args []any
 	for i, s := range statuses {
 		ties := "seq, NULL, NULL"
 		switch s {
@@ -411,97 +478,25 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]*store.Job, int, er
 		case store.Pending:
 			ties = "NULL, number, id"
 		}
-		arms[i] = `SELECT id, ` + key + `, ` + ties + ` FROM jobs WHERE status = ?` + filter
-		args = append(append(args, s), filterArgs...)
+		arms[i] = `SELECT seq, ` + key + `, ` + ties + ` FROM jobs INDEXED BY ` + index + ` WHERE status = ?` + filter
+		l.pageArgs = append(append(l.pageArgs, s), filterArgs...)
 	}
+	l.page = strings.Join(arms, "\nUNION ALL ") + `
+		ORDER BY 2 ` + dir + `, 3, 4, 5 LIMIT ? OFFSET ?`
 	limit := q.Limit
 	if limit <= 0 {
 		limit = -1
 	}
-	page := strings.Join(arms, " UNION ALL ") + ` ORDER BY 2 ` + dir + `, 3, 4, 5 LIMIT ? OFFSET ?`
-	args = append(args, limit, max(q.Offset, 0))
+	l.pageArgs = append(l.pageArgs, limit, max(q.Offset, 0))
 
-	total, totalArgs := countQuery(statuses, q)
-	var jobs []*store.Job
-	var n int
-	err := db.read(ctx, func(tx *sql.Tx) error {
-		ids, err := pageIDs(ctx, tx, page, args...)
-		if err != nil {
-			return err
-		}
-		if jobs, err = jobsByID(ctx, tx, ids); err != nil {
-			return err
-		}
-		return tx.QueryRowContext(ctx, total, totalArgs...).Scan(&n)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return jobs, n, nil
-}
-
-// pageIDs returns the first column of the listing query; the others are
-// only its sort keys.
-func pageIDs(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		var key, tie1, tie2, tie3 any
-		if err := rows.Scan(&id, &key, &tie1, &tie2, &tie3); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
-// countQuery returns the query for the total of a listing: from the
-// counters unless a workflow is asked for, which they don't know about.
-func countQuery(statuses []store.Status, q store.JobQuery) (string, []any) {
-	args := make([]any, 0, len(statuses)+2)
-	for _, s := range statuses {
-		args = append(args, s)
-	}
 	in := `status IN (?` + strings.Repeat(`, ?`, len(statuses)-1) + `)`
-	query := `SELECT coalesce(sum(n), 0) FROM job_counts WHERE ` + in
+	l.total = `SELECT coalesce(sum(n), 0) FROM job_counts WHERE ` + in + filter
 	if q.WorkflowID != "" {
-		query = `SELECT count(*) FROM jobs WHERE ` + in + ` AND workflow_id = ?`
-		args = append(args, q.WorkflowID)
+		l.total = `SELECT count(*) FROM jobs INDEXED BY jobs_workflow WHERE ` + in + filter
 	}
-	if q.UserID != nil {
-		query += ` AND user_id = ?`
-		args = append(args, *q.UserID)
+	for _, s := range statuses {
+		l.totalArgs = append(l.totalArgs, s)
 	}
-	return query, args
-}
-
-// jobsByID loads the jobs with the given ids, in that order.
-func jobsByID(ctx context.Context, tx *sql.Tx, ids []string) ([]*store.Job, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	list, err := json.Marshal(ids)
-	if err != nil {
-		return nil, err
-	}
-	found, err := queryJobs(ctx, tx, selectJobs+` WHERE j.id IN (SELECT value FROM json_each(?))`, list)
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[string]*store.Job, len(found))
-	for _, j := range found {
-		byID[j.ID] = j
-	}
-	jobs := make([]*store.Job, 0, len(ids))
-	for _, id := range ids {
-		if j := byID[id]; j != nil {
-			jobs = append(jobs, j)
-		}
-	}
-	return jobs, nil
+	l.totalArgs = append(l.totalArgs, filterArgs...)
+	return &l, nil
 }

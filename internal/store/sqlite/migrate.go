@@ -54,7 +54,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return fmt.Errorf("sqlite: database schema version %d is newer than this program's %d", have, len(ms))
 	}
 	for v := have + 1; v <= len(ms); v++ {
-		if err := inTx(ctx, db, func(tx *sql.Tx) error {
+		if err := inTx(ctx, db, nil, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, ms[v-1]); err != nil {
 				return fmt.Errorf("sqlite: migration %d: %w", v, err)
 			}

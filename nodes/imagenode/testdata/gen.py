@@ -28,6 +28,7 @@ golden/<Class>.json
     convolutions sum in another order, randn uses vectorized sin/log).
 """
 import ast
+import hashlib
 import importlib.abc
 import importlib.machinery
 import json
@@ -49,13 +50,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 V1 = ["ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch", "ImagePadForOutpaint", "EmptyImage"]
 V3 = {
-    "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageSharpen", "ImageScaleToTotalPixels"],
+    "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageQuantize", "ImageSharpen",
+                                           "ImageScaleToTotalPixels"],
     "comfy_extras.nodes_mask": ["ImageCompositeMasked"],
     "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
     "comfy_extras.nodes_images": ["ImageCrop", "RepeatImageBatch", "ImageFromBatch", "ImageAddNoise", "ImageStitch",
                                   "ResizeAndPadImage", "GetImageSize", "ImageRotate", "ImageFlip",
                                   "ImageScaleToMaxDimension", "SplitImageToTileList", "ImageMergeTileList"],
     "comfy_extras.nodes_morphology": ["Morphology", "ImageRGBToYUV", "ImageYUVToRGB"],
+    "comfy_extras.nodes_rebatch": ["RebatchImages"],
 }
 # Imports replaced by empty stand-ins: nothing the tested code computes with.
 STUBBED = ("folder_paths", "comfy.", "server", "av", "scipy", "spandrel", "einops", "safetensors",
@@ -251,6 +254,30 @@ class Tensor:
         return '{"%s": {"shape": %s, "data": [%s]}}' % (self.kind, json.dumps(list(self.t.shape)), data)
 
 
+class Digest(Tensor):
+    """A large output, written as the SHA-256 of its little-endian float32s."""
+
+    def dump(self):
+        sha = hashlib.sha256(self.t.numpy().astype("<f4").tobytes()).hexdigest()
+        return '{"%s_SHA256": {"shape": %s, "sha256": "%s"}}' % (self.kind, json.dumps(list(self.t.shape)), sha)
+
+
+class Pattern(Tensor):
+    """A large IMAGE input, written as its shape: the Go test computes the
+    same bytes/255 from the same formula, a diagonal ramp per channel plus
+    64 levels of multiplicative-hash noise."""
+
+    def __init__(self, *shape):
+        i = np.arange(np.prod(shape), dtype=np.uint64).reshape(shape)
+        b, y, x, c = np.indices(shape, dtype=np.uint64)
+        noise = ((i + 1) * 2654435761 % 2**32) >> 26
+        v = (7 * x + 3 * y + 85 * c + noise) % 256
+        super().__init__("IMAGE", torch.from_numpy(v.astype(np.uint8)).float() / 255)
+
+    def dump(self):
+        return '{"IMAGE_PATTERN": {"shape": %s}}' % json.dumps(list(self.t.shape))
+
+
 def dumps(v):
     if isinstance(v, Tensor):
         return v.dump()
@@ -289,8 +316,8 @@ def run(cls, inputs):
     return list(getattr(cls(), cls.FUNCTION)(**inputs))
 
 
-def case(name, tol=0.0, list_inputs=False, **inputs):
-    return {"name": name, "tol": tol, "list": list_inputs, "inputs": inputs}
+def case(name, tol=0.0, list_inputs=False, digest=False, **inputs):
+    return {"name": name, "tol": tol, "list": list_inputs, "digest": digest, "inputs": inputs}
 
 
 CASES = {
@@ -453,6 +480,28 @@ def more_cases():
     y, u, v = run(CLASSES["ImageRGBToYUV"], dict(image=rgb))
     CASES["ImageYUVToRGB"] = [case("round trip", Y=y.contiguous(), U=u.contiguous(), V=v.contiguous()),
                               case("channel means, clamped", Y=image(1, 2, 3), U=image(1, 2, 3), V=image(1, 2, 3, 1))]
+    CASES["ImageQuantize"] = [case(d, image=image(2, 5, 7), colors=4, dither=d)
+                              for d in ["none", "floyd-steinberg", "bayer-2", "bayer-4", "bayer-8", "bayer-16"]] + [
+        case("one colour", image=image(1, 3, 4), colors=1, dither="floyd-steinberg"),
+        case("1x1", image=image(1, 1, 1), colors=256, dither="none"),
+        case("fewer colours than asked", image=(image(1, 6, 6) * 2).round() / 2, colors=16, dither="floyd-steinberg"),
+        case("dark pixels map to the black filler", image=image(1, 4, 5, hi=0.1), colors=1, dither="none"),
+        case("out of range wraps around", image=image(1, 3, 4, lo=-0.6, hi=1.6), colors=8, dither="none"),
+        case("bayer, odd size", image=image(1, 7, 19), colors=6, dither="bayer-4"),
+        case("rgba fails", image=image(1, 2, 2, 4), colors=4, dither="none"),
+        case("one channel fails", image=image(1, 2, 2, 1), colors=4, dither="none"),
+        case("too many colors", image=image(1, 2, 2), colors=257, dither="none"),
+        case("66k colours, scale 1", digest=True, image=Pattern(1, 260, 260, 3), colors=256, dither="floyd-steinberg"),
+        case("262k colours, scale 3", digest=True, image=Pattern(1, 512, 512, 3), colors=37, dither="none"),
+        case("batch", digest=True, image=Pattern(2, 64, 96, 3), colors=100, dither="bayer-8"),
+    ]
+    CASES["RebatchImages"] = [
+        case("split and joined", 0.0, True, images=[image(3, 2, 2), image(2, 2, 2)], batch_size=[2]),
+        case("first batch_size counts", 0.0, True, images=[image(2, 1, 3, 4)], batch_size=[1, 5]),
+        case("fewer than batch_size", 0.0, True, images=[image(1, 2, 2), image(2, 2, 2)], batch_size=[8]),
+        case("sizes apart", 0.0, True, images=[image(1, 2, 2), image(1, 3, 2)], batch_size=[1]),
+        case("sizes together fail", 0.0, True, images=[image(1, 2, 2), image(1, 3, 2)], batch_size=[2]),
+    ]
 
 
 def golden(name, cases):
@@ -461,8 +510,8 @@ def golden(name, cases):
         entry = {"name": c["name"], "tol": c["tol"],
                  "inputs": {k: ({"LIST": [wrap(x) for x in v]} if c["list"] else wrap(v)) for k, v in c["inputs"].items()}}
         try:
-            outputs = run(CLASSES[name], c["inputs"])
-            entry["outputs"] = [wrap(o) for o in outputs]
+            outputs = run(CLASSES[name], {k: v.t if isinstance(v, Tensor) else v for k, v in c["inputs"].items()})
+            entry["outputs"] = [Digest(o.kind, o.t) if c["digest"] else o for o in map(wrap, outputs)]
         except Exception as e:  # the node fails in ComfyUI: it must fail in Go
             entry["error"] = f"{type(e).__name__}: {e}"
         out.append(entry)

@@ -1,0 +1,86 @@
+-- Assets: content, references to it, tags, and the metadata projection
+-- (store.AssetStore; ComfyUI's app/assets model).
+--
+-- Times are microseconds since the epoch (UTC). A reference is live when
+-- deleted_at IS NULL and is_missing = 0: the listing indexes are partial on
+-- exactly that condition, so that a page walks one index in (key, id)
+-- order and stops after LIMIT rows.
+
+-- Unique content. hash is NULL until the content is hashed; SQLite lets
+-- many NULLs share a UNIQUE column.
+CREATE TABLE assets (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    hash       TEXT    UNIQUE,
+    size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+    mime_type  TEXT,
+    created_at INTEGER NOT NULL
+);
+
+-- What the API calls an asset. size copies the content's size_bytes (a
+-- hashed content never changes), so that sort=size has an index too.
+-- name_folded is the name lower-cased by the store, for name_contains.
+CREATE TABLE asset_refs (
+    id               TEXT    NOT NULL PRIMARY KEY,
+    asset_id         TEXT    NOT NULL REFERENCES assets (id) ON DELETE CASCADE,
+    name             TEXT    NOT NULL,
+    name_folded      TEXT    NOT NULL,
+    owner_id         TEXT    NOT NULL,
+    file_path        TEXT    UNIQUE,
+    mtime_ns         INTEGER,
+    is_missing       INTEGER NOT NULL DEFAULT 0,
+    preview_id       TEXT    REFERENCES asset_refs (id) ON DELETE SET NULL,
+    user_metadata    BLOB    NOT NULL,
+    system_metadata  BLOB,
+    job_id           TEXT,
+    size             INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    last_access_time INTEGER NOT NULL,
+    deleted_at       INTEGER
+);
+
+CREATE INDEX asset_refs_asset ON asset_refs (asset_id);
+CREATE INDEX asset_refs_preview ON asset_refs (preview_id) WHERE preview_id IS NOT NULL;
+CREATE INDEX asset_refs_created ON asset_refs (created_at, id) WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_updated ON asset_refs (updated_at, id) WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_name ON asset_refs (name, id) WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_size ON asset_refs (size, id) WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_access ON asset_refs (last_access_time, id) WHERE deleted_at IS NULL AND is_missing = 0;
+
+CREATE TABLE tags (
+    name TEXT NOT NULL PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE asset_ref_tags (
+    ref_id   TEXT    NOT NULL REFERENCES asset_refs (id) ON DELETE CASCADE,
+    tag      TEXT    NOT NULL REFERENCES tags (name),
+    origin   TEXT    NOT NULL,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (ref_id, tag)
+) WITHOUT ROWID;
+
+-- include_tags and the tag counts start from a tag.
+CREATE INDEX asset_ref_tags_tag ON asset_ref_tags (tag, ref_id);
+
+-- Merged system and user metadata, one row per value (store.MetaRows), so
+-- that metadata_filter is an indexed lookup. Exactly one val_ is set.
+CREATE TABLE asset_ref_meta (
+    ref_id   TEXT    NOT NULL REFERENCES asset_refs (id) ON DELETE CASCADE,
+    key      TEXT    NOT NULL,
+    ordinal  INTEGER NOT NULL,
+    val_str  TEXT,
+    val_num  REAL,
+    val_bool INTEGER,
+    val_json TEXT,
+    PRIMARY KEY (ref_id, key, ordinal)
+) WITHOUT ROWID;
+
+CREATE INDEX asset_ref_meta_str ON asset_ref_meta (key, val_str) WHERE val_str IS NOT NULL;
+CREATE INDEX asset_ref_meta_num ON asset_ref_meta (key, val_num) WHERE val_num IS NOT NULL;
+
+INSERT INTO tags (name) VALUES
+    ('models'), ('input'), ('output'), ('configs'), ('checkpoints'), ('loras'), ('vae'),
+    ('text_encoders'), ('diffusion_models'), ('clip_vision'), ('style_models'), ('embeddings'),
+    ('diffusers'), ('vae_approx'), ('controlnet'), ('gligen'), ('upscale_models'),
+    ('hypernetworks'), ('photomaker'), ('classifiers'), ('encoder'), ('decoder'), ('missing'),
+    ('rescan');

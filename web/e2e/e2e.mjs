@@ -1,0 +1,322 @@
+// Browser tests of the page at /: Playwright (playwright-core) drives the
+// system's Chromium against a real gocomfy started with --enable-test-nodes
+// on a free loopback port and a temporary base directory.
+//
+//   GOCOMFY_BIN    the gocomfy binary (e2e.sh builds it)
+//   CHROMIUM       the browser (default /usr/bin/chromium)
+//   COMFYUI_FRONTEND_DIR  a built ComfyUI_frontend dist/; the official-frontend
+//                  case is skipped without it
+//
+// Screenshots go to web/test-results/. The last line is "N passed, N failed, N skipped".
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BIN = process.env.GOCOMFY_BIN;
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FRONTEND = process.env.COMFYUI_FRONTEND_DIR ?? '';
+const RESULTS = new URL('../test-results/', import.meta.url).pathname;
+const TIMEOUT = 20_000;
+
+const results = { passed: 0, failed: 0, skipped: 0 };
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.failed++;
+    console.log(`FAIL ${name}: ${e.stack ?? e}`);
+  }
+}
+
+function skip(name, why) {
+  results.skipped++;
+  console.log(`skip ${name}: ${why}`);
+}
+
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** startServer runs gocomfy until stop(); its output is kept for failures. */
+async function startServer(extraArgs = []) {
+  const port = await freePort();
+  const base = mkdtempSync(join(tmpdir(), 'gocomfy-e2e-'));
+  const proc = spawn(BIN, ['--enable-test-nodes', '--listen', '127.0.0.1', '--port', String(port), '--base-directory', base, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  proc.stdout.on('data', (d) => (log += d));
+  proc.stderr.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`gocomfy exited (${proc.exitCode}):\n${log}`);
+    try {
+      if ((await fetch(`${url}/object_info`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`gocomfy did not answer within 30 s:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launchBrowser() {
+  const profile = mkdtempSync(join(tmpdir(), 'gocomfy-chromium-'));
+  // A persistent context is how Playwright takes a fresh --user-data-dir.
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 850 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** jsonFile is a file for an <input type=file>. */
+const jsonFile = (name, doc) => ({ name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(doc)) });
+
+// The test workflow: a noise image, a node that sleeps while reporting
+// progress, and an output node that saves it.
+function testPrompt(outputNode, seconds) {
+  return {
+    1: { class_type: 'StubImage', inputs: { content: 'NOISE', height: 96, width: 128, batch_size: 1 }, _meta: { title: 'Stub Image' } },
+    2: { class_type: 'TestSleep', inputs: { value: ['1', 0], seconds }, _meta: { title: 'Sleep' } },
+    3: { class_type: outputNode, inputs: { images: ['2', 0], ...(outputNode === 'SaveImage' ? { filename_prefix: 'e2e' } : {}) } },
+  };
+}
+
+async function ownPage(browser, defs) {
+  const server = await startServer();
+  const page = await browser.newPage();
+  const consoleErrors = [];
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()));
+  const frames = [];
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => typeof f.payload === 'string' && frames.push(JSON.parse(f.payload))));
+  const output = ['SaveImage', 'PreviewImage'].find((c) => c in defs);
+  const nodeCount = () => page.evaluate(() => window.gocomfy.graph.nodes.length);
+  try {
+    await step('page loads with the node catalogue and a socket', async () => {
+      const res = await page.goto(server.url + '/');
+      assert(res.ok(), `GET / answered ${res.status()}`);
+      assert(/no-store/.test(res.headers()['cache-control'] ?? ''), 'index.html must not be cached');
+      await page.waitForSelector('body[data-ready="true"]', { timeout: TIMEOUT });
+      await page.waitForSelector('#connection[data-state="connected"]', { timeout: TIMEOUT });
+      const types = await page.evaluate(() => Object.keys(window.gocomfy.defs).length);
+      assert(types === Object.keys(defs).length, `page knows ${types} node types, server has ${Object.keys(defs).length}`);
+    });
+
+    if (!output) {
+      skip('queue a workflow and see its output image', 'the server registers neither SaveImage nor PreviewImage');
+    } else {
+      await step(`open an API-format workflow (StubImage → TestSleep → ${output})`, async () => {
+        await page.setInputFiles('#open-file', jsonFile('e2e_api.json', testPrompt(output, 1.5)));
+        await page.waitForFunction(() => window.gocomfy.graph.nodes.length === 3, null, { timeout: TIMEOUT });
+        const links = await page.evaluate(() => window.gocomfy.graph.links.size);
+        assert(links === 2, `want 2 links, got ${links}`);
+      });
+
+      await step('change a widget value and add a node from the search box', async () => {
+        await page.evaluate(() => {
+          const w = window.gocomfy.graph.getNodeById(1).widgets.find((w) => w.name === 'width');
+          w.value = 160;
+        });
+        await page.fill('#node-search', 'stub int');
+        await page.click('#search-results li[data-type="StubInt"]');
+        assert((await nodeCount()) === 4, 'the StubInt node was not added');
+        const prompt = await page.evaluate(() => window.gocomfy.prompt().prompt);
+        assert(prompt['1'].inputs.width === 160, `width in the prompt is ${prompt['1'].inputs.width}`);
+        assert(JSON.stringify(prompt['2'].inputs.value) === '["1",0]', 'the link 1→2 is not in the prompt');
+      });
+
+      await step('queue it, watch progress over /ws, see the output image', async () => {
+        await page.click('#queue-button');
+        await page.waitForFunction(() => (window.gocomfy.graph.getNodeById(2)?.progress ?? 0) > 0.2, null, { timeout: TIMEOUT });
+        await page.screenshot({ path: join(RESULTS, 'own-page-progress.png') });
+        await page.waitForSelector('#run-status[data-state="success"]', { timeout: TIMEOUT });
+        await page.click('[data-tab="gallery"]');
+        await page.waitForFunction(() => [...document.querySelectorAll('#gallery img')].some((i) => i.complete && i.naturalWidth === 160), null, { timeout: TIMEOUT });
+        const types = new Set(frames.map((f) => f.type));
+        for (const t of ['execution_start', 'executing', 'progress', 'executed', 'execution_success']) {
+          assert(types.has(t), `no ${t} message arrived over /ws`);
+        }
+        await page.click('[data-tab="queue"]');
+        await page.waitForSelector('#jobs .job-completed', { timeout: TIMEOUT });
+        await page.screenshot({ path: join(RESULTS, 'own-page-done.png') });
+      });
+
+      await step('a PNG made by the server reopens its workflow', async () => {
+        const src = await page.getAttribute('#gallery img', 'src');
+        const png = Buffer.from(await (await fetch(new URL(src, server.url))).arrayBuffer());
+        await page.click('#clear-button');
+        assert((await nodeCount()) === 0, 'clear left nodes');
+        await page.setInputFiles('#open-file', { name: 'output.png', mimeType: 'image/png', buffer: png });
+        await page.waitForFunction(() => window.gocomfy.graph.nodes.length === 4, null, { timeout: TIMEOUT });
+        const width = await page.evaluate(() => window.gocomfy.graph.getNodeById(1).widgets.find((w) => w.name === 'width').value);
+        assert(width === 160, `the reopened workflow has width ${width}`);
+      });
+
+      await step('a failing node shows its error', async () => {
+        const prompt = testPrompt(output, 0);
+        prompt[2] = { class_type: 'TestSyncError', inputs: { value: ['1', 0] } };
+        await page.setInputFiles('#open-file', jsonFile('error_api.json', prompt));
+        await page.waitForFunction(() => window.gocomfy.graph.nodes.length === 3, null, { timeout: TIMEOUT });
+        await page.click('#queue-button');
+        await page.waitForSelector('#run-status[data-state="error"]', { timeout: TIMEOUT });
+        const alert = await page.textContent('.message-error');
+        assert(/Intentional sync execution error/.test(alert), `error message shown: ${alert}`);
+        const state = await page.evaluate(() => window.gocomfy.graph.getNodeById(2).exec?.status);
+        assert(state === 'error', `node 2 state is ${state}`);
+        await page.screenshot({ path: join(RESULTS, 'own-page-error.png') });
+        await page.click('#jobs .job-failed', { timeout: TIMEOUT });
+        await page.locator('.message-error').first().waitFor({ timeout: TIMEOUT });
+      });
+
+      await step('an invalid widget value is reported by validation', async () => {
+        await page.evaluate(() => document.querySelectorAll('.message').forEach((m) => m.remove()));
+        const prompt = testPrompt(output, 0);
+        prompt[1].inputs.content = 'PURPLE';
+        await page.setInputFiles('#open-file', jsonFile('invalid_api.json', prompt));
+        await page.click('#queue-button');
+        await page.waitForSelector('.message-error', { timeout: TIMEOUT });
+        const text = await page.textContent('.message-error');
+        assert(/StubImage #1/.test(text) && /PURPLE/.test(text), `validation message: ${text}`);
+      });
+
+      await step('a running job can be cancelled from the queue panel', async () => {
+        await page.setInputFiles('#open-file', jsonFile('long_api.json', testPrompt(output, 60)));
+        await page.click('#queue-button');
+        await page.click('[data-tab="queue"]');
+        const active = page.locator('#jobs .job-in_progress button, #jobs .job-pending button').first();
+        await active.click({ timeout: TIMEOUT });
+        await page.waitForSelector('#jobs .job-cancelled', { timeout: TIMEOUT });
+      });
+
+      await step('a UI-format workflow opens and queues', async () => {
+        const ui = await page.evaluate((p) => {
+          // The page's own UI serialization of an API prompt, as ComfyUI would save it.
+          window.gocomfy.open(p, 'api');
+          return window.gocomfy.graph.serialize();
+        }, testPrompt(output, 0.2));
+        ui.nodes.find((n) => n.id === 1).widgets_values[1] = 48; // height
+        await page.click('#clear-button');
+        await page.setInputFiles('#open-file', jsonFile('e2e_ui.json', ui));
+        await page.waitForFunction(() => window.gocomfy.graph.nodes.length === 3, null, { timeout: TIMEOUT });
+        const before = await page.locator('#jobs .job-completed').count();
+        await page.click('#queue-button');
+        await page.waitForFunction((n) => document.querySelectorAll('#jobs .job-completed').length > n, before, { timeout: TIMEOUT });
+        const prompt = await page.evaluate(() => window.gocomfy.prompt().prompt);
+        assert(prompt['1'].inputs.height === 48, `height ${prompt['1'].inputs.height}`);
+      });
+    }
+
+    await step('the assets tab answers (a list, or why there is none)', async () => {
+      await page.click('[data-tab="assets"]');
+      await page.waitForFunction(() => !/Loading/.test(document.querySelector('#assets').textContent), null, { timeout: TIMEOUT });
+      await page.screenshot({ path: join(RESULTS, 'own-page-assets.png') });
+    });
+
+    await step('no script errors on the page', async () => {
+      const real = consoleErrors.filter((e) => !/status of 40[04]|Failed to load resource/.test(e));
+      assert(real.length === 0, real.join('\n'));
+    });
+  } finally {
+    await page.close();
+    if (results.failed) console.log(server.log());
+    await server.stop();
+  }
+}
+
+// officialFrontend runs the same flow against a built ComfyUI frontend
+// served with --front-end-root: it loads, gets the catalogue, queues the
+// API workflow through its app object and shows the image.
+async function officialFrontend(browser, defs) {
+  const output = ['SaveImage', 'PreviewImage'].find((c) => c in defs);
+  if (!FRONTEND || !existsSync(join(FRONTEND, 'index.html'))) {
+    skip('official ComfyUI frontend', 'set COMFYUI_FRONTEND_DIR to a built ComfyUI_frontend dist/ to run it');
+    return;
+  }
+  if (!output) {
+    skip('official ComfyUI frontend', 'the server registers neither SaveImage nor PreviewImage');
+    return;
+  }
+  const server = await startServer(['--front-end-root', FRONTEND]);
+  const page = await browser.newPage();
+  const failed = [];
+  page.on('response', (r) => r.status() >= 500 && failed.push(`${r.status()} ${r.url()}`));
+  try {
+    await step('official frontend: loads and queues, the image appears', async () => {
+      await page.goto(server.url + '/');
+      await page.waitForFunction(() => window.app?.graph && window.app.canvas, null, { timeout: 60_000 });
+      await page.evaluate((p) => window.app.loadApiJson(p, 'e2e'), testPrompt(output, 1));
+      await page.evaluate(() => window.app.queuePrompt(0));
+      await page.waitForFunction(() => window.app.graph.getNodeById(3)?.imgs?.length > 0, null, { timeout: 30_000 });
+      await page.screenshot({ path: join(RESULTS, 'official-frontend.png') });
+      assert(failed.length === 0, `server errors: ${failed.join(', ')}`);
+    });
+  } finally {
+    await page.close();
+    if (results.failed) console.log(server.log());
+    await server.stop();
+  }
+}
+
+async function main() {
+  assert(BIN && existsSync(BIN), 'GOCOMFY_BIN must name a built gocomfy binary (see web/e2e.sh)');
+  assert(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install chromium)`);
+  mkdirSync(RESULTS, { recursive: true });
+  const probe = await startServer();
+  const defs = await (await fetch(`${probe.url}/object_info`)).json();
+  await probe.stop();
+  const { browser, close } = await launchBrowser();
+  try {
+    await ownPage(browser, defs);
+    await officialFrontend(browser, defs);
+  } finally {
+    await close();
+  }
+  console.log(`${results.passed} passed, ${results.failed} failed, ${results.skipped} skipped`);
+  process.exitCode = results.failed ? 1 : 0;
+}
+
+main().catch((e) => {
+  console.log(`FAIL ${e.stack ?? e}`);
+  console.log(`${results.passed} passed, ${results.failed + 1} failed, ${results.skipped} skipped`);
+  process.exitCode = 1;
+});
