@@ -154,12 +154,11 @@ func newComfyClient(t *testing.T, ts *testServer, testName string) *comfyClient 
 	return &comfyClient{t: t, ts: ts, ws: ws, id: id, testName: testName}
 }
 
-// execResult is RunResult: the messages of one prompt, and its history
-// outputs with their images decoded.
+// execResult is RunResult: the messages of one prompt, and the images of
+// its history outputs, decoded.
 type execResult struct {
 	runResult
-	outputs map[string]map[string]json.RawMessage
-	images  map[string][]image.Image
+	images map[string][]image.Image
 }
 
 // imagesOf is RunResult.get_images: the decoded images of n's output.
@@ -196,7 +195,6 @@ func (c *comfyClient) exec(g *graph, targets []string) execResult {
 	if !ok {
 		c.t.Fatalf("no history entry for %s", r.promptID)
 	}
-	r.outputs = entry.Outputs
 	r.images = map[string][]image.Image{}
 	for id, out := range entry.Outputs {
 		raw, ok := out["images"]
@@ -277,22 +275,22 @@ func (c *comfyClient) warmup(prefix string) string {
 	return c.run(g).promptID
 }
 
-// requireClass skips the test when the server lacks a node class the
-// scenario needs from another pack.
-func (c *comfyClient) requireClass(class string) {
-	c.t.Helper()
-	var info map[string]json.RawMessage
-	c.ts.getJSON("/object_info/"+class, &info)
-	if _, ok := info[class]; !ok {
-		c.t.Skipf("node class %s is not registered", class)
-	}
-}
-
 // rgbSamples returns the 8-bit R, G and B samples of img: what numpy.array
 // holds for the RGB PNG that SaveImage writes.
 func rgbSamples(img image.Image) []uint8 {
 	b := img.Bounds()
 	out := make([]uint8, 0, 3*b.Dx()*b.Dy())
+	if rgba, ok := img.(*image.RGBA); ok && rgba.Opaque() {
+		// The RGB PNGs of SaveImage decode to this: read the samples
+		// directly (the generic path is slow under -race).
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			row := rgba.Pix[rgba.PixOffset(b.Min.X, y):rgba.PixOffset(b.Max.X, y)]
+			for i := 0; i < len(row); i += 4 {
+				out = append(out, row[i], row[i+1], row[i+2])
+			}
+		}
+		return out
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			p := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)

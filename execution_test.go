@@ -41,10 +41,10 @@ var (
 // with the Python test name) and the server's cache mode.
 type env struct {
 	*comfyClient
-	g      *graph
-	caches bool
-	suite  string // ComfyClient.set_test_name's "execution" or "async_nodes"
-	name   string // the Python test name, e.g. test_lazy_input
+	g     *graph
+	mode  cacheMode
+	suite string // ComfyClient.set_test_name's "execution" or "async_nodes"
+	name  string // the Python test name, e.g. test_lazy_input
 }
 
 // scenario is one ported Python test.
@@ -57,7 +57,7 @@ type scenario struct {
 func newEnv(t *testing.T, ts *testServer, mode cacheMode, suite, name string) *env {
 	return &env{
 		comfyClient: newComfyClient(t, ts, fmt.Sprintf("%s[%s]", suite, name)),
-		g:           newGraph(name), caches: mode.caches, suite: suite, name: name,
+		g:           newGraph(name), mode: mode, suite: suite, name: name,
 	}
 }
 
@@ -65,8 +65,7 @@ func newEnv(t *testing.T, ts *testServer, mode cacheMode, suite, name string) *e
 // its own env named as pytest names the case ("test_x[5-True]").
 func (e *env) param(t *testing.T, id string, run func(t *testing.T, e *env)) {
 	t.Run(id, func(t *testing.T) {
-		mode := cacheMode{caches: e.caches}
-		run(t, newEnv(t, e.ts, mode, e.suite, e.name+"["+id+"]"))
+		run(t, newEnv(t, e.ts, e.mode, e.suite, e.name+"["+id+"]"))
 	})
 }
 
@@ -90,6 +89,8 @@ func runSuite(t *testing.T, suite string, modes []cacheMode, parallel bool, scen
 	}
 }
 
+// TestExecution runs the TestExecution scenarios under the three cache
+// modes of the Python class, with a server each, in parallel.
 func TestExecution(t *testing.T) {
 	t.Parallel()
 	runSuite(t, "execution", []cacheMode{modeClassic, modeLRU100, modeNone}, true, executionScenarios)
@@ -225,8 +226,8 @@ func testFullCache(t *testing.T, e *env) {
 	e.run(e.g)
 	r := e.run(e.g)
 	for _, n := range e.g.nodes {
-		if r.didRun(n.id) == e.caches {
-			t.Errorf("node %s: did_run = %v with caching %v", n.id, r.didRun(n.id), e.caches)
+		if r.didRun(n.id) == e.mode.caches {
+			t.Errorf("node %s: did_run = %v with caching %v", n.id, r.didRun(n.id), e.mode.caches)
 		}
 	}
 }
@@ -236,7 +237,7 @@ func testPartialCache(t *testing.T, e *env) {
 	e.run(e.g)
 	mask.set("value", 0.4)
 	r := e.run(e.g)
-	wantRan(t, r, !e.caches, input1, input2)
+	wantRan(t, r, !e.mode.caches, input1, input2)
 }
 
 func testError(t *testing.T, e *env) {
@@ -249,7 +250,8 @@ func testError(t *testing.T, e *env) {
 	}
 }
 
-// validation1 is TestCustomValidation<n>(input1, input2=3.0) → SaveImage.
+// validation is class(input1, input2=3.0) → SaveImage, the graph of the
+// test_validation_error_* tests.
 func validation(g *graph, class string, input1 any) {
 	v := g.node(class, "input1", input1, "input2", 3.0)
 	save(g, v, 0)
@@ -382,7 +384,7 @@ func testCustomIsChanged(t *testing.T, e *env) {
 	r3 := e.run(g)
 	r4 := e.run(g)
 	wantRan(t, r1, true, isChanged)
-	wantRan(t, r2, !e.caches, isChanged)
+	wantRan(t, r2, !e.mode.caches, isChanged)
 	wantRan(t, r3, true, isChanged)
 	wantRan(t, r4, true, isChanged)
 }
@@ -433,7 +435,6 @@ func testMixedExpansionReturns(t *testing.T, e *env) {
 }
 
 func testMixedLazyResults(t *testing.T, e *env) {
-	e.requireClass("RebatchImages")
 	g := e.g
 	values := g.node("TestMakeListNode", "value1", 0.0, "value2", 0.5, "value3", 1.0)
 	mask := stubMask(g, values.out(0))
@@ -468,7 +469,7 @@ func testIsChangedWithOutputs(t *testing.T, e *env) {
 		wantImages(t, r, out, 1)
 		wantFlat(t, fmt.Sprintf("run %d", run), r.imagesOf(out)[0], 63)
 		if run == 2 {
-			wantRan(t, r, !e.caches, node)
+			wantRan(t, r, !e.mode.caches, node)
 		}
 	}
 }

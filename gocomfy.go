@@ -35,6 +35,7 @@ import (
 	"github.com/gocomfy/gocomfy/internal/store"
 	"github.com/gocomfy/gocomfy/internal/store/sqlite"
 	"github.com/gocomfy/gocomfy/internal/userdata"
+	"github.com/gocomfy/gocomfy/internal/web"
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/nodes/builtin"
 	"github.com/gocomfy/gocomfy/nodes/imagefile"
@@ -228,7 +229,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	var frontend fs.FS
+	// gocomfy's own page, unless a built ComfyUI frontend is given.
+	frontend := web.FS()
 	if a.cfg.FrontEndRoot != "" {
 		frontend = os.DirFS(a.cfg.FrontEndRoot)
 	}
@@ -274,6 +276,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	// Stop accepting and claiming, then let the running prompt finish within
 	// the grace period, or interrupt it: it is then recorded as interrupted,
 	// not lost. Pending prompts stay in the store for the next start.
+	log.Info("shutting down: no new connections or prompts", "grace", a.cfg.ShutdownGrace)
 	srv.Drain()
 	idle := queueStore.drain()
 	graceCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)

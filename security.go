@@ -22,8 +22,12 @@ func (a *App) apiKeys(ln net.Listener) (*auth.Keys, error) {
 		}
 	}
 	if a.cfg.APIKeyFile != "" {
+		before := keys.Len()
 		if err := keys.ReadFile(a.cfg.APIKeyFile); err != nil {
 			return nil, fmt.Errorf("API key file: %w", err)
+		}
+		if keys.Len() == before { // asked for keys: never fall back to an open server
+			return nil, fmt.Errorf("API key file %s holds no key", a.cfg.APIKeyFile)
 		}
 	}
 	loopback := isLoopbackListener(ln)

@@ -10,5 +10,12 @@ export default defineConfig({
     assetsDir: 'assets',
     sourcemap: false,
     chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      onwarn(warning, warn) {
+        // litegraph evaluates arithmetic typed into number fields on purpose.
+        if (warning.code === 'EVAL' && warning.id?.includes('litegraph')) return;
+        warn(warning);
+      },
+    },
   },
 });

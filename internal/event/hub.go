@@ -142,7 +142,14 @@ func (h *Hub) hold(id string, f Frame) {
 	}
 	held.until = now.Add(h.HoldFor)
 	if f.Coalesce != "" {
-		return // progress of a client that is not there is of no use later
+		// Keep the newest progress only: a client that connects late (or
+		// is reconnecting) sees the current state, not its history.
+		for i := range held.frames {
+			if held.frames[i].Coalesce == f.Coalesce {
+				held.frames = append(held.frames[:i], held.frames[i+1:]...)
+				break
+			}
+		}
 	}
 	if len(held.frames) >= maxHeld {
 		held.frames = held.frames[1:]

@@ -20,15 +20,16 @@ func text(s string) Frame { return Frame{Data: []byte(s)} }
 func TestHubRoutesAndHolds(t *testing.T) {
 	t.Parallel()
 	h := NewHub()
-	h.Send("late", text("executing"))                                // held: client not connected yet
-	h.Send("late", Frame{Data: []byte("p"), Coalesce: "progress/1"}) // not held
+	h.Send("late", Frame{Data: []byte("p1"), Coalesce: "progress/1"}) // superseded by p2
+	h.Send("late", text("executing"))                                 // held: client not connected yet
+	h.Send("late", Frame{Data: []byte("p2"), Coalesce: "progress/1"})
 	a := h.Connect("a", text("status-a"))
 	h.Broadcast(text("status"))
 	late := h.Connect("late", text("status-late"))
 	if got := fmt.Sprint(frames(a)); got != "[status-a status]" {
 		t.Errorf("a got %s", got)
 	}
-	if got := fmt.Sprint(frames(late)); got != "[status-late executing]" {
+	if got := fmt.Sprint(frames(late)); got != "[status-late executing p2]" {
 		t.Errorf("late got %s", got)
 	}
 }

@@ -91,6 +91,7 @@ func (m *Metrics) Observe(next executor.Sink, st store.Store) executor.Sink {
 // nodeRun is the timing state of one prompt's nodes.
 type nodeRun struct {
 	promptID string
+	entries  int               // nodes in the latest snapshot; a run's snapshots only grow
 	classes  map[string]string // node id → class_type, from the stored prompt
 	started  map[string]time.Time
 	done     map[string]bool
@@ -105,13 +106,15 @@ func (m *Metrics) observeProgress(data pyjson.Object, st store.Store) {
 		return
 	}
 	now := time.Now()
+	snapshot := nodes.Object()
 	m.runMu.Lock()
 	defer m.runMu.Unlock()
-	if m.run.promptID != promptID {
+	if m.run.promptID != promptID || len(snapshot) < m.run.entries { // another prompt, or the same one again
 		m.run = nodeRun{promptID: promptID, classes: promptClasses(st, promptID),
 			started: map[string]time.Time{}, done: map[string]bool{}}
 	}
-	for _, f := range nodes.Object() {
+	m.run.entries = len(snapshot)
+	for _, f := range snapshot {
 		entry, _ := f.Value.(pyjson.Object)
 		state, _ := entry.Get("state")
 		if m.run.done[f.Key] {

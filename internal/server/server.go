@@ -174,8 +174,8 @@ func (s *Server) routes() []route {
 // Handler returns the server's HTTP handler: the route table behind
 // ComfyUI's middleware and gocomfy's defences, outermost first: metrics,
 // panic recovery, the Host check (DNS rebinding), ComfyUI's origin check
-// or CORS headers, CrossOriginProtection, API keys, body limits and
-// Cache-Control.
+// or CORS headers, CrossOriginProtection, API keys, body limits,
+// Cache-Control and the refusal of unclean paths.
 func (s *Server) Handler() http.Handler {
 	root, api := http.NewServeMux(), http.NewServeMux()
 	for _, r := range s.routes() {

@@ -50,6 +50,10 @@ func FuzzGeometry(f *testing.F) {
 			{"ImageBlur", map[string]any{"image": src, "blur_radius": small(a), "sigma": 1.0}},
 			{"Morphology", map[string]any{"image": src, "operation": "close", "kernel_size": small(a)}},
 			{"EmptyImage", map[string]any{"width": small(a), "height": small(b), "batch_size": small(c), "color": i(d)}},
+			{"ImageQuantize", map[string]any{"image": src, "colors": small(a), "dither": imageQuantize.Inputs()[2].Choices()[uint8(b)%6]}},
+			{"RebatchImages", map[string]any{"images": []any{dst, src}, "batch_size": []any{small(a)}}},
+			{"ImageCropV2", map[string]any{"image": src, "crop_region": map[string]any{"x": i(a), "y": i(b), "width": i(c),
+				"height": i(d)}}},
 		}
 		for _, run := range runs {
 			class, _ := r.Lookup(run.class)

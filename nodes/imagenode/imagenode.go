@@ -1,7 +1,9 @@
 // Package imagenode holds ComfyUI's core IMAGE nodes that need no model:
 // scaling, batching, padding, cropping, flipping, blending, blurring,
-// compositing and the like, from nodes.py and comfy_extras (nodes_images,
-// nodes_post_processing, nodes_mask, nodes_compositing, nodes_morphology).
+// quantizing, comparing and the like, from nodes.py and comfy_extras
+// (nodes_post_processing, nodes_rebatch, nodes_images, nodes_morphology,
+// nodes_image_compare; the nodes_mask and nodes_compositing classes are in
+// package masknode).
 //
 // Each node computes what ComfyUI's does, in float32 and, where ComfyUI
 // calls torch or Pillow, in their order of operations; doc comments say where
@@ -29,10 +31,13 @@ func Register(r *node.Registry) {
 		// comfy_extras.nodes_rebatch
 		rebatchImages,
 		// comfy_extras.nodes_images
-		imageCrop, repeatImageBatch, imageFromBatch, imageAddNoise, imageStitch, resizeAndPadImage,
-		getImageSize, imageRotate, imageFlip, imageScaleToMaxDimension, splitImageToTileList, imageMergeTileList,
+		imageCrop, imageCropV2, primitiveBoundingBox, repeatImageBatch, imageFromBatch, imageAddNoise,
+		imageStitch, resizeAndPadImage, getImageSize, imageRotate, imageFlip, imageScaleToMaxDimension,
+		splitImageToTileList, imageMergeTileList,
 		// comfy_extras.nodes_morphology
 		morphology, imageRGBToYUV, imageYUVToRGB,
+		// comfy_extras.nodes_image_compare
+		imageCompare,
 	)
 }
 
@@ -54,6 +59,7 @@ const (
 	modCompositing    = "comfy_extras.nodes_compositing"
 	modMorphology     = "comfy_extras.nodes_morphology"
 	modRebatch        = "comfy_extras.nodes_rebatch"
+	modImageCompare   = "comfy_extras.nodes_image_compare"
 )
 
 // maxElements bounds one allocation (16 GiB of float32). Beyond it ComfyUI's

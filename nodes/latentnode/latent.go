@@ -1,6 +1,6 @@
 // Package latentnode holds ComfyUI's LATENT nodes that need no model: the
-// latent ops of nodes.py (V1 classes) and of comfy_extras/nodes_latent.py
-// (V3 classes).
+// latent ops of nodes.py (V1 classes), of comfy_extras/nodes_latent.py and
+// RebatchLatents of comfy_extras/nodes_rebatch.py (V3 classes).
 //
 // A LATENT is a *tensor.Latent whose Samples is [B,C,H,W] (or [B,C,T,H,W]
 // for video). Like ComfyUI, which shallow-copies the latent dict and
@@ -27,13 +27,14 @@ const (
 const maxResolution = 16384
 
 // Register adds the latent classes to r: those of nodes.py, then those of
-// comfy_extras/nodes_latent.py, each in ComfyUI's order.
+// comfy_extras/nodes_latent.py and nodes_rebatch.py, each in ComfyUI's order.
 func Register(r *node.Registry) {
 	r.MustAdd(
 		EmptyLatentImage, LatentUpscale, LatentUpscaleBy, LatentFromBatch, RepeatLatentBatch,
 		SetLatentNoiseMask, LatentComposite, LatentBlend, LatentRotate, LatentFlip, LatentCrop,
 		LatentAdd, LatentSubtract, LatentMultiply, LatentInterpolate, LatentConcat, LatentCut,
 		LatentCutToBatch, LatentBatch, LatentBatchSeedBehavior, ReplaceVideoLatentFrames,
+		RebatchLatents,
 	)
 }
 

@@ -1,6 +1,6 @@
 // Package masknode holds ComfyUI's mask and alpha-compositing nodes that
 // need no model: the V3 classes of comfy_extras/nodes_mask.py (masks,
-// ImageCompositeMasked, LatentCompositeMasked) and of
+// ImageCompositeMasked, LatentCompositeMasked, MaskPreview) and of
 // comfy_extras/nodes_compositing.py (Porter-Duff, alpha split and join).
 //
 // MASK values are *tensor.Mask [B,H,W] (1 = selected; an image's mask is
@@ -25,12 +25,11 @@ const (
 const maxResolution = 16384
 
 // Register adds the classes of nodes_mask.py and then nodes_compositing.py
-// to r, in ComfyUI's order. MaskPreview (an output node that writes a
-// preview file) is not among them.
+// to r, in ComfyUI's order.
 func Register(r *node.Registry) {
 	r.MustAdd(
 		LatentCompositeMasked, ImageCompositeMasked, MaskToImage, ImageToMask, ImageColorToMask,
-		SolidMask, InvertMask, CropMask, MaskComposite, FeatherMask, GrowMask, ThresholdMask,
+		SolidMask, InvertMask, CropMask, MaskComposite, FeatherMask, GrowMask, ThresholdMask, MaskPreview,
 		PorterDuffImageComposite, SplitImageWithAlpha, JoinImageWithAlpha,
 	)
 }

@@ -29,7 +29,7 @@ func TestObjectInfoMatchesComfyUI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(got, want) {
+			if !bytes.Equal(got, bytes.TrimSuffix(want, []byte("\n"))) {
 				t.Errorf("got\n%s\nwant\n%s", got, want)
 			}
 		})

@@ -10,7 +10,7 @@
 // Screenshots go to web/test-results/. The last line is "N passed, N failed, N skipped".
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,31 @@ async function launchBrowser() {
   };
 }
 
+/**
+ * screenPoint turns a point in graph coordinates into page coordinates,
+ * through the canvas's pan and zoom.
+ */
+async function screenPoint(page, [x, y]) {
+  return page.evaluate(([x, y]) => {
+    const { canvas, ds } = window.gocomfy.canvas;
+    const r = canvas.getBoundingClientRect();
+    return [r.left + (x + ds.offset[0]) * ds.scale, r.top + (y + ds.offset[1]) * ds.scale];
+  }, [x, y]);
+}
+
+/** drag moves the mouse with the button down from one graph point to another. */
+async function drag(page, from, to) {
+  const [a, b] = [await screenPoint(page, from), await screenPoint(page, to)];
+  await page.mouse.move(...a);
+  await page.mouse.down();
+  await page.mouse.move(...b, { steps: 8 });
+  await page.mouse.up();
+}
+
+/** slotPos is where a node's input or output slot is, in graph coordinates. */
+const slotPos = (page, id, isInput, slot) =>
+  page.evaluate(([id, isInput, slot]) => window.gocomfy.graph.getNodeById(id).getConnectionPos(isInput, slot), [id, isInput, slot]);
+
 /** jsonFile is a file for an <input type=file>. */
 const jsonFile = (name, doc) => ({ name, mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(doc)) });
 
@@ -140,6 +165,8 @@ async function ownPage(browser, defs) {
       await page.waitForSelector('#connection[data-state="connected"]', { timeout: TIMEOUT });
       const types = await page.evaluate(() => Object.keys(window.gocomfy.defs).length);
       assert(types === Object.keys(defs).length, `page knows ${types} node types, server has ${Object.keys(defs).length}`);
+      assert(await page.isVisible('#hint'), 'the empty canvas shows no hint');
+      await page.screenshot({ path: join(RESULTS, 'own-page-empty.png') });
     });
 
     if (!output) {
@@ -150,6 +177,24 @@ async function ownPage(browser, defs) {
         await page.waitForFunction(() => window.gocomfy.graph.nodes.length === 3, null, { timeout: TIMEOUT });
         const links = await page.evaluate(() => window.gocomfy.graph.links.size);
         assert(links === 2, `want 2 links, got ${links}`);
+      });
+
+      await step('edit with the mouse: step a number widget, disconnect and reconnect a link', async () => {
+        const arrow = await page.evaluate(() => {
+          const n = window.gocomfy.graph.getNodeById(1);
+          const w = n.widgets.find((w) => w.name === 'height');
+          return [n.pos[0] + n.size[0] - 22, n.pos[1] + w.y + 10];
+        });
+        await page.mouse.click(...(await screenPoint(page, arrow)));
+        const height = await page.evaluate(() => window.gocomfy.graph.getNodeById(1).widgets.find((w) => w.name === 'height').value);
+        assert(height === 97, `height after a click on its right arrow is ${height}, want 97`);
+        const links = () => page.evaluate(() => window.gocomfy.graph.links.size);
+        const input = await slotPos(page, 3, true, 0);
+        await drag(page, input, [input[0] - 60, input[1] + 250]); // pull the link off into empty canvas
+        await page.keyboard.press('Escape'); // close the search box litegraph opens there
+        assert((await links()) === 1, `after pulling the link off: ${await links()} links`);
+        await drag(page, await slotPos(page, 2, false, 0), input);
+        assert((await links()) === 2, `after reconnecting: ${await links()} links`);
       });
 
       await step('change a widget value and add a node from the search box', async () => {
@@ -245,6 +290,15 @@ async function ownPage(browser, defs) {
         assert(prompt['1'].inputs.height === 48, `height ${prompt['1'].inputs.height}`);
       });
     }
+
+    await step('a ComfyUI workflow with nodes this server lacks opens, with a warning', async () => {
+      const ui = JSON.parse(readFileSync(new URL('../test/testdata/ui-workflow.json', import.meta.url), 'utf8'));
+      await page.setInputFiles('#open-file', jsonFile('comfyui_ui.json', ui));
+      await page.waitForFunction((n) => window.gocomfy.graph.nodes.length === n, ui.nodes.length, { timeout: TIMEOUT });
+      const warning = await page.textContent('.message-warning >> nth=-1');
+      assert(/Not installed on this server: .*KSampler/.test(warning), `warning: ${warning}`);
+      await page.screenshot({ path: join(RESULTS, 'own-page-foreign-workflow.png') });
+    });
 
     await step('the assets tab answers (a list, or why there is none)', async () => {
       await page.click('[data-tab="assets"]');

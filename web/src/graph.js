@@ -29,8 +29,6 @@ function nodeClass(def, hooks) {
   const specs = inputSpecs(def);
   return class ComfyNode extends LGraphNode {
     static title = def.display_name || def.name;
-    static comfyClass = def.name;
-    static description = def.description ?? '';
 
     constructor(title) {
       super(title ?? def.display_name ?? def.name);
@@ -149,7 +147,25 @@ export function loadApiPrompt(graph, prompt) {
       if (src && slot >= 0 && v[1] < (src.outputs?.length ?? 0)) src.connect(v[1], node, slot);
     }
   }
-  arrange(layoutColumns(prompt).map((col) => col.map((id) => byId.get(id))));
+  arrangeGraph(graph);
+}
+
+/**
+ * arrangeGraph lays the graph out left to right: each node in a column
+ * right of every node it takes input from, columns stacked top to bottom.
+ */
+export function arrangeGraph(graph) {
+  const byId = new Map(graph.nodes.map((n) => [String(n.id), n]));
+  const sources = {}; // the links as an API prompt's, which layoutColumns reads
+  for (const [id, node] of byId) {
+    const inputs = {};
+    for (const [i, input] of (node.inputs ?? []).entries()) {
+      const link = input.link != null && graph.links.get(input.link);
+      if (link) inputs[i] = [String(link.origin_id), link.origin_slot];
+    }
+    sources[id] = { inputs };
+  }
+  arrange(layoutColumns(sources).map((col) => col.map((id) => byId.get(id))));
   graph.setDirtyCanvas(true, true);
 }
 
@@ -229,7 +245,8 @@ function drawState(node, ctx) {
   if (images.length > 0) {
     const top = contentBottom(node);
     const area = [node.size[0] - 12, node.size[1] - top - 6];
-    // Several images share the area in a grid, as in ComfyUI's preview.
+    // Several images share the area in a grid, as in ComfyUI's preview;
+    // each is centred across its cell and put at the cell's top.
     const cols = Math.ceil(Math.sqrt(images.length));
     const rows = Math.ceil(images.length / cols);
     const cw = area[0] / cols;
@@ -239,7 +256,7 @@ function drawState(node, ctx) {
       const w = img.naturalWidth * scale;
       const h = img.naturalHeight * scale;
       const x = 6 + (i % cols) * cw + (cw - w) / 2;
-      const y = top + Math.floor(i / cols) * ch + (ch - h) / 2;
+      const y = top + Math.floor(i / cols) * ch;
       ctx.drawImage(img, x, y, w, h);
     });
   }

@@ -5,7 +5,7 @@ import '@comfyorg/litegraph/style.css';
 import './style.css';
 import { LGraph, LGraphCanvas, LiteGraph } from '@comfyorg/litegraph';
 import { Socket, request, uploadImage, viewURL } from './api.js';
-import { applyControlModes, loadApiPrompt, registerNodeTypes, setImages } from './graph.js';
+import { applyControlModes, arrangeGraph, loadApiPrompt, registerNodeTypes, setImages } from './graph.js';
 import { Gallery, JobsPanel, el, loadAssets } from './panels.js';
 import { pngTextChunks } from './png.js';
 import { uiToApi, workflowKind } from './workflow.js';
@@ -13,11 +13,15 @@ import { uiToApi, workflowKind } from './workflow.js';
 const STORAGE_KEY = 'gocomfy.workflow';
 const $ = (sel) => document.querySelector(sel);
 
+const MAX_MESSAGES = 6;
+
 /** notify shows a message in the corner: errors stay until clicked, others fade. */
 function notify(text, kind = 'info') {
   const box = el('div', { class: `message message-${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
   box.addEventListener('click', () => box.remove());
-  $('#messages').append(box);
+  const list = $('#messages');
+  list.append(box);
+  while (list.childElementCount > MAX_MESSAGES) list.firstElementChild.remove();
   if (kind !== 'error') setTimeout(() => box.remove(), 6000);
 }
 
@@ -32,6 +36,7 @@ class App {
     this.defs = defs;
     this.graph = new LGraph();
     this.canvas = new LGraphCanvas($('#graph'), this.graph);
+    this.canvas.show_info = false;
     this.gallery = new Gallery($('#gallery'));
     this.jobs = new JobsPanel($('#jobs'), {
       onOpen: (job) => this.showJob(job),
@@ -77,6 +82,7 @@ class App {
     if (kind === 'ui') {
       this.graph.clear();
       this.graph.configure(doc);
+      if (doc.nodes.some((n) => !Array.isArray(n?.pos))) arrangeGraph(this.graph); // hand-written files may lack positions
     } else if (kind === 'api') {
       loadApiPrompt(this.graph, doc);
     } else {
@@ -361,6 +367,10 @@ async function main() {
   $('#queue-button').addEventListener('click', () => app.queue());
   $('#save-button').addEventListener('click', () => download('workflow.json', app.graph.serialize()));
   $('#export-button').addEventListener('click', () => download('workflow_api.json', app.prompt().prompt));
+  $('#arrange-button').addEventListener('click', () => {
+    arrangeGraph(app.graph);
+    app.save();
+  });
   $('#clear-button').addEventListener('click', () => {
     app.graph.clear();
     $('#hint').hidden = false;

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
@@ -47,7 +48,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	var have int
 	err = db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&have)
-	if err != nil && err != sql.ErrNoRows {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	if have > len(ms) {

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -83,6 +85,45 @@ func TestReopen(t *testing.T) {
 	var version int
 	if err := db.r.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil || version != len(mustMigrations(t)) {
 		t.Errorf("schema_version = %d, %v; want %d", version, err, len(mustMigrations(t)))
+	}
+}
+
+// TestKilledProcessLosesNothing runs a child process that enqueues and
+// finishes jobs and then dies by SIGKILL, without closing anything: every
+// call that returned must be in the database (WAL, synchronous=NORMAL).
+func TestKilledProcessLosesNothing(t *testing.T) {
+	const n = 20
+	if path := os.Getenv("GOCOMFY_SQLITE_KILLED"); path != "" {
+		db := open(t, path)
+		for i := range n {
+			if err := db.Enqueue(t.Context(), &store.Job{ID: fmt.Sprint("job-", i), Number: float64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.Claim(t.Context(), "w", 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Finish(t.Context(), "job-0", store.Result{Status: store.Completed, EndTime: 2}); err != nil {
+			t.Fatal(err)
+		}
+		self, _ := os.FindProcess(os.Getpid())
+		self.Kill()
+		select {} // wait for the signal
+	}
+	path := filepath.Join(t.TempDir(), "gocomfy.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKilledProcessLosesNothing$")
+	cmd.Env = append(os.Environ(), "GOCOMFY_SQLITE_KILLED="+path)
+	out, err := cmd.CombinedOutput()
+	if status, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !status.Signaled() {
+		t.Fatalf("child was not killed: %v\n%s", err, out)
+	}
+	db := open(t, path)
+	defer db.Close()
+	if p, r, err := db.QueueLen(t.Context()); p != n-1 || r != 0 || err != nil {
+		t.Errorf("QueueLen = %d, %d, %v; want %d, 0", p, r, err, n-1)
+	}
+	if j, err := db.Get(t.Context(), "job-0"); err != nil || j.Status != store.Completed {
+		t.Errorf("Get(job-0) = %+v, %v; want completed", j, err)
 	}
 }
 

@@ -559,14 +559,13 @@ func testJobsTies(t *testing.T, s store.Store) {
 		j.CreateTime = create
 		return j
 	}
-	for _, id := range []string{"f1", "f2", "new", "old"} {
-		create := map[string]int64{"new": 200, "old": 50}[id]
-		if create == 0 {
-			create = 100
-		}
-		enqueue(t, s, at(id, -1e9, create))
-		claim(t, s, id)
-		finish(t, s, id, store.Completed)
+	for _, f := range []struct {
+		id     string
+		create int64
+	}{{"f1", 100}, {"f2", 100}, {"new", 200}, {"old", 50}} { // in finish order
+		enqueue(t, s, at(f.id, -1e9, f.create))
+		claim(t, s, f.id)
+		finish(t, s, f.id, store.Completed)
 	}
 	enqueue(t, s, at("r", 0, 100), at("p2", 2, 100), at("p1", 1, 100), at("p0", 1, 100))
 	claim(t, s, "r")

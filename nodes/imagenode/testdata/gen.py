@@ -52,13 +52,15 @@ V1 = ["ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch", "ImagePadForOut
 V3 = {
     "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageQuantize", "ImageSharpen",
                                            "ImageScaleToTotalPixels"],
-    "comfy_extras.nodes_mask": ["ImageCompositeMasked"],
+    "comfy_extras.nodes_mask": ["ImageCompositeMasked", "MaskPreview"],
     "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
     "comfy_extras.nodes_images": ["ImageCrop", "RepeatImageBatch", "ImageFromBatch", "ImageAddNoise", "ImageStitch",
                                   "ResizeAndPadImage", "GetImageSize", "ImageRotate", "ImageFlip",
-                                  "ImageScaleToMaxDimension", "SplitImageToTileList", "ImageMergeTileList"],
+                                  "ImageScaleToMaxDimension", "SplitImageToTileList", "ImageMergeTileList",
+                                  "ImageCropV2", "PrimitiveBoundingBox"],
     "comfy_extras.nodes_morphology": ["Morphology", "ImageRGBToYUV", "ImageYUVToRGB"],
     "comfy_extras.nodes_rebatch": ["RebatchImages"],
+    "comfy_extras.nodes_image_compare": ["ImageCompare"],
 }
 # Imports replaced by empty stand-ins: nothing the tested code computes with.
 STUBBED = ("folder_paths", "comfy.", "server", "av", "scipy", "spandrel", "einops", "safetensors",
@@ -166,8 +168,38 @@ def _ycbcr_to_rgb(image):
     return torch.stack([y + 1.403 * cr, y - 0.714 * cr - 0.344 * cb, y + 1.773 * cb], -3).clamp(0, 1)
 
 
-def setup():
-    """Makes ComfyUI's modules importable with real helpers and stand-ins."""
+class Saved:
+    """A PNG a node saved: where (its name's prefix, without the random
+    letters, and folder type), how (compress_level) and its pixels, the
+    bytes Pillow writes, in hex."""
+
+    def __init__(self, prefix, folder_type, compress_level, image):
+        from comfy_api.latest._ui import ImageSaveHelper
+        self.arr = np.array(ImageSaveHelper._convert_tensor_to_pil(image))
+        self.info = {"prefix": prefix, "type": folder_type, "compress_level": compress_level}
+
+    def dump(self):
+        return '{"SAVED": %s}' % json.dumps(dict(self.info, shape=list(self.arr.shape), hex=self.arr.tobytes().hex()))
+
+
+def _record_save(images, filename_prefix, folder_type, cls, compress_level=4):
+    """Stands in for comfy_api's ImageSaveHelper.save_images (previews),
+    whose prefix ends in five random letters."""
+    return [Saved(filename_prefix[:-5], folder_type.value, compress_level, i) for i in images]
+
+
+class _PreviewImage:
+    """Stands in for nodes.PreviewImage, which other nodes call to save
+    previews: the "_temp_" and five random letters it appends, the temp
+    folder, compress_level 1."""
+
+    def save_images(self, images, filename_prefix="ComfyUI", prompt=None, extra_pnginfo=None):
+        return {"ui": {"images": [Saved(filename_prefix + "_temp_", "temp", 1, i) for i in images]}}
+
+
+def setup(v1=V1, v3=V3):
+    """Makes ComfyUI's modules importable with real helpers and stand-ins and
+    returns the classes named in v1 (nodes.py) and v3 (module: classes)."""
     src = tempfile.mkdtemp()
     tar = subprocess.run(["git", "-C", COMFY, "archive", REV, "comfy_api", "comfy_execution", "comfy_extras"],
                          check=True, capture_output=True).stdout
@@ -195,11 +227,14 @@ def setup():
     prompt_server = _stand_in("PromptServer")
     prompt_server.instance = types.SimpleNamespace(send_progress_text=lambda *a: None)
     module("server", PromptServer=prompt_server)
-    nodes = module("nodes", MAX_RESOLUTION=16384, comfy=comfy, torch=torch)
-    exec_defs("nodes.py", set(V1) | {"NODE_DISPLAY_NAME_MAPPINGS"}, nodes.__dict__)
+    nodes = module("nodes", MAX_RESOLUTION=16384, comfy=comfy, torch=torch, PreviewImage=_PreviewImage)
+    exec_defs("nodes.py", set(v1) | {"NODE_DISPLAY_NAME_MAPPINGS"}, nodes.__dict__)
+
+    import comfy_api.latest._ui as ui
+    ui.ImageSaveHelper.save_images = staticmethod(_record_save)
 
     classes = {}
-    for mod_name, names in V3.items():
+    for mod_name, names in v3.items():
         mod = __import__(mod_name, fromlist=["*"])
         for v in vars(mod).values():
             if isinstance(v, type) and hasattr(v, "GET_SCHEMA") and v.__module__ == mod_name:
@@ -210,7 +245,7 @@ def setup():
                 if node_id in names:
                     v.RELATIVE_PYTHON_MODULE = mod_name
                     classes[node_id] = v
-    for name in V1:
+    for name in v1:
         classes[name] = getattr(nodes, name)
     return classes, nodes.NODE_DISPLAY_NAME_MAPPINGS
 
@@ -278,8 +313,19 @@ class Pattern(Tensor):
         return '{"IMAGE_PATTERN": {"shape": %s}}' % json.dumps(list(self.t.shape))
 
 
+class Latent:
+    """A LATENT dict, its tensors written as TENSOR values."""
+
+    def __init__(self, d):
+        self.d = d
+
+    def dump(self):
+        return '{"LATENT": %s}' % dumps({k: Tensor("TENSOR", v) if isinstance(v, torch.Tensor) else v
+                                        for k, v in self.d.items()})
+
+
 def dumps(v):
-    if isinstance(v, Tensor):
+    if hasattr(v, "dump"):
         return v.dump()
     if isinstance(v, dict):
         return "{" + ", ".join(json.dumps(k) + ": " + dumps(x) for k, x in v.items()) + "}"
@@ -293,6 +339,8 @@ def wrap(v):
         return Tensor("IMAGE" if v.ndim == 4 else "MASK", v)
     if isinstance(v, list):
         return {"LIST": [wrap(x) for x in v]}
+    if isinstance(v, dict) and "samples" in v:
+        return Latent(v)
     return v
 
 
@@ -309,11 +357,18 @@ def mask(b, h, w):
     return image(b, h, w, 1)[..., 0]
 
 
-def run(cls, inputs):
+def execute(cls, inputs):
+    """Runs the node: its outputs, and its UI (None if it has none)."""
     if hasattr(cls, "GET_SCHEMA"):
-        cls.hidden = types.SimpleNamespace(unique_id=None)
-        return list(cls.execute(**inputs).args)
-    return list(getattr(cls(), cls.FUNCTION)(**inputs))
+        cls.hidden = types.SimpleNamespace(unique_id=None, prompt=None, extra_pnginfo=None)
+        out = cls.execute(**inputs)
+        ui = out.ui.as_dict() if hasattr(out.ui, "as_dict") else out.ui
+        return list(out.args), ui
+    return list(getattr(cls(), cls.FUNCTION)(**inputs)), None
+
+
+def run(cls, inputs):
+    return execute(cls, inputs)[0]
 
 
 def case(name, tol=0.0, list_inputs=False, digest=False, **inputs):
@@ -495,6 +550,19 @@ def more_cases():
         case("262k colours, scale 3", digest=True, image=Pattern(1, 512, 512, 3), colors=37, dither="none"),
         case("batch", digest=True, image=Pattern(2, 64, 96, 3), colors=100, dither="bayer-8"),
     ]
+    CASES["ImageCropV2"] = [
+        case("inside", image=image(2, 5, 6), crop_region={"x": 1, "y": 2, "width": 3, "height": 2}),
+        case("clipped", image=image(1, 4, 4), crop_region={"x": 2, "y": 3, "width": 10, "height": 3}),
+        case("outside moved in", image=image(1, 3, 3), crop_region={"x": 7, "y": 9, "width": 2, "height": 2}),
+        case("missing keys, rgba", image=image(1, 3, 4, 4, lo=-0.2, hi=1.2), crop_region={"y": 1}),
+        case("float fails", image=image(1, 3, 3), crop_region={"x": 1.0, "y": 0, "width": 2, "height": 2}),
+    ]
+    CASES["PrimitiveBoundingBox"] = [case("box", x=1, y=2, width=3, height=4)]
+    CASES["MaskPreview"] = [case("batch of two", mask=mask(2, 3, 4)),
+                            case("out of range", mask=image(1, 2, 3, 1, lo=-0.5, hi=1.5)[..., 0])]
+    CASES["ImageCompare"] = [case("both", image_a=image(2, 2, 3), image_b=image(1, 3, 2, 4)),
+                             case("only b", image_b=image(1, 2, 2)),
+                             case("neither")]
     CASES["RebatchImages"] = [
         case("split and joined", 0.0, True, images=[image(3, 2, 2), image(2, 2, 2)], batch_size=[2]),
         case("first batch_size counts", 0.0, True, images=[image(2, 1, 3, 4)], batch_size=[1, 5]),
@@ -504,28 +572,36 @@ def more_cases():
     ]
 
 
-def golden(name, cases):
+def golden(here, cls, name, cases):
     out = []
     for c in cases:
         entry = {"name": c["name"], "tol": c["tol"],
                  "inputs": {k: ({"LIST": [wrap(x) for x in v]} if c["list"] else wrap(v)) for k, v in c["inputs"].items()}}
         try:
-            outputs = run(CLASSES[name], {k: v.t if isinstance(v, Tensor) else v for k, v in c["inputs"].items()})
+            outputs, ui = execute(cls, {k: v.t if isinstance(v, Tensor) else v for k, v in c["inputs"].items()})
             entry["outputs"] = [Digest(o.kind, o.t) if c["digest"] else o for o in map(wrap, outputs)]
+            if ui is not None:
+                entry["ui"] = ui
         except Exception as e:  # the node fails in ComfyUI: it must fail in Go
             entry["error"] = f"{type(e).__name__}: {e}"
         out.append(entry)
-    with open(os.path.join(HERE, "golden", name + ".json"), "w") as f:
+    with open(os.path.join(here, "golden", name + ".json"), "w") as f:
         f.write(dumps({"cases": out}).replace("}, {\"name\"", "},\n{\"name\"") + "\n")
 
 
-CLASSES, DISPLAY = setup()
-os.makedirs(os.path.join(HERE, "object_info"), exist_ok=True)
-os.makedirs(os.path.join(HERE, "golden"), exist_ok=True)
-for cls_name, cls in CLASSES.items():
-    info = v1_info(cls_name, cls, DISPLAY) if cls_name in V1 else cls.GET_NODE_INFO_V1()
-    with open(os.path.join(HERE, "object_info", cls_name + ".json"), "w") as f:
-        f.write(json.dumps(info) + "\n")
-more_cases()
-for cls_name, cases in CASES.items():
-    golden(cls_name, cases)
+def write(here, classes, display, v1, cases):
+    """Writes the object_info of classes and the goldens of cases under here."""
+    os.makedirs(os.path.join(here, "object_info"), exist_ok=True)
+    os.makedirs(os.path.join(here, "golden"), exist_ok=True)
+    for cls_name, cls in classes.items():
+        info = v1_info(cls_name, cls, display) if cls_name in v1 else cls.GET_NODE_INFO_V1()
+        with open(os.path.join(here, "object_info", cls_name + ".json"), "w") as f:
+            f.write(json.dumps(info) + "\n")
+    for cls_name, cls_cases in cases.items():
+        golden(here, classes[cls_name], cls_name, cls_cases)
+
+
+if __name__ == "__main__":
+    CLASSES, DISPLAY = setup()
+    more_cases()
+    write(HERE, CLASSES, DISPLAY, V1, CASES)

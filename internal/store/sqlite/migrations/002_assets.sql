@@ -46,6 +46,12 @@ CREATE INDEX asset_refs_updated ON asset_refs (updated_at, id) WHERE deleted_at 
 CREATE INDEX asset_refs_name ON asset_refs (name, id) WHERE deleted_at IS NULL AND is_missing = 0;
 CREATE INDEX asset_refs_size ON asset_refs (size, id) WHERE deleted_at IS NULL AND is_missing = 0;
 CREATE INDEX asset_refs_access ON asset_refs (last_access_time, id) WHERE deleted_at IS NULL AND is_missing = 0;
+-- Narrow and covering for the totals of filters the counters below can't
+-- answer (names, metadata, several tags): a count scans it, not the table.
+-- (SQLite counts an index as covering only if it holds the columns of its
+-- own WHERE too.)
+CREATE INDEX asset_refs_owner ON asset_refs (owner_id, name_folded, id, deleted_at, is_missing)
+    WHERE deleted_at IS NULL AND is_missing = 0;
 
 CREATE TABLE tags (
     name TEXT NOT NULL PRIMARY KEY
@@ -77,6 +83,59 @@ CREATE TABLE asset_ref_meta (
 
 CREATE INDEX asset_ref_meta_str ON asset_ref_meta (key, val_str) WHERE val_str IS NOT NULL;
 CREATE INDEX asset_ref_meta_num ON asset_ref_meta (key, val_num) WHERE val_num IS NOT NULL;
+
+-- Counted references per (owner, tag), kept by the triggers in the same
+-- transaction as every change, so that /api/tags and the totals of the
+-- common listings (everything, or one tag) need no count(*). A reference
+-- counts for its tags when it is not deleted and not missing (a missing one
+-- still counts for the tag "missing"); the row with tag '' counts the live
+-- references themselves.
+CREATE TABLE asset_counts (
+    owner_id TEXT    NOT NULL,
+    tag      TEXT    NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (owner_id, tag)
+) WITHOUT ROWID;
+
+CREATE TRIGGER asset_refs_count_insert AFTER INSERT ON asset_refs
+WHEN NEW.deleted_at IS NULL AND NEW.is_missing = 0 BEGIN
+    INSERT INTO asset_counts (owner_id, tag, n) VALUES (NEW.owner_id, '', 1)
+        ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER asset_refs_count_update AFTER UPDATE OF deleted_at, is_missing, owner_id ON asset_refs BEGIN
+    UPDATE asset_counts SET n = n - 1 WHERE owner_id = OLD.owner_id AND tag = ''
+        AND OLD.deleted_at IS NULL AND OLD.is_missing = 0;
+    INSERT INTO asset_counts (owner_id, tag, n) SELECT NEW.owner_id, '', 1
+        WHERE NEW.deleted_at IS NULL AND NEW.is_missing = 0
+        ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
+    UPDATE asset_counts SET n = n - 1 WHERE owner_id = OLD.owner_id AND tag IN (
+        SELECT tag FROM asset_ref_tags WHERE ref_id = OLD.id
+        AND OLD.deleted_at IS NULL AND (OLD.is_missing = 0 OR tag = 'missing'));
+    INSERT INTO asset_counts (owner_id, tag, n) SELECT NEW.owner_id, tag, 1 FROM asset_ref_tags
+        WHERE ref_id = NEW.id AND NEW.deleted_at IS NULL AND (NEW.is_missing = 0 OR tag = 'missing')
+        ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
+END;
+
+-- References are only soft-deleted by the API; should one be removed, its
+-- tags go first, while their triggers can still see it.
+CREATE TRIGGER asset_refs_count_delete BEFORE DELETE ON asset_refs BEGIN
+    DELETE FROM asset_ref_tags WHERE ref_id = OLD.id;
+    UPDATE asset_counts SET n = n - 1 WHERE owner_id = OLD.owner_id AND tag = ''
+        AND OLD.deleted_at IS NULL AND OLD.is_missing = 0;
+END;
+
+CREATE TRIGGER asset_ref_tags_count_insert AFTER INSERT ON asset_ref_tags BEGIN
+    INSERT INTO asset_counts (owner_id, tag, n) SELECT r.owner_id, NEW.tag, 1 FROM asset_refs r
+        WHERE r.id = NEW.ref_id AND r.deleted_at IS NULL AND (r.is_missing = 0 OR NEW.tag = 'missing')
+        ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
+END;
+
+CREATE TRIGGER asset_ref_tags_count_delete AFTER DELETE ON asset_ref_tags BEGIN
+    UPDATE asset_counts SET n = n - 1 WHERE tag = OLD.tag AND owner_id = (
+        SELECT r.owner_id FROM asset_refs r
+        WHERE r.id = OLD.ref_id AND r.deleted_at IS NULL AND (r.is_missing = 0 OR OLD.tag = 'missing'));
+END;
 
 INSERT INTO tags (name) VALUES
     ('models'), ('input'), ('output'), ('configs'), ('checkpoints'), ('loras'), ('vae'),
