@@ -179,6 +179,7 @@ func (a *App) Run(ctx context.Context) error {
 // Serve serves on ln until ctx is done (tests pass a listener on a random
 // loopback port).
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	defer ln.Close() // also when Serve fails before serving
 	keys, err := a.apiKeys(ln)
 	if err != nil {
 		return err

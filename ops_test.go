@@ -90,7 +90,7 @@ func startOpsApp(t *testing.T, cfg gocomfy.Config, ln net.Listener) *opsApp {
 			return a
 		default:
 		}
-		if resp, err := http.Get(a.url + "/health"); err == nil {
+		if resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(a.url + "/health"); err == nil {
 			resp.Body.Close()
 			return a
 		}

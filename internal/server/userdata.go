@@ -106,6 +106,9 @@ func (s *Server) user(r *http.Request) (userdata.User, error) {
 	if sent {
 		header = values[0]
 	}
+	if id, ok := authUser(r.Context()); ok {
+		header, sent = id, true // the API key's user, not a header anyone can set
+	}
 	u, err := s.cfg.UserData.User(header, sent)
 	if err != nil {
 		return userdata.User{}, errorf(http.StatusForbidden, "%v", err)

@@ -38,6 +38,8 @@ var imageCompare = node.New(node.Info{ID: "ImageCompare", DisplayName: "Compare 
 						}
 					}
 				}
+				// ComfyUI lists no images as []; with no values, Call.UI
+				// sets null for now (the SDK cannot set an empty list).
 				c.UI(side.key, entries...)
 			}
 			return nil

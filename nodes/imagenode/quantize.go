@@ -2,15 +2,19 @@ package imagenode
 
 import (
 	"context"
-	"math/bits"
-	"strconv"
-	"strings"
 
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/nodes/imagenode/pilquant"
 	"github.com/gocomfy/gocomfy/tensor"
 )
 
+// bayerLevels are the dither options of ordered dithering: the recursion
+// depth of their Bayer matrix (log2 of its size).
+var bayerLevels = map[string]int{"bayer-2": 1, "bayer-4": 2, "bayer-8": 3, "bayer-16": 4}
+
+// imageQuantize reduces each image to at most colors colours: Pillow's
+// median cut palette of the image, then each pixel mapped to it directly,
+// with Floyd-Steinberg dithering, or after adding a Bayer matrix.
 var imageQuantize = node.New(node.Info{ID: "ImageQuantize", DisplayName: "Quantize Image", Category: "image/filters",
 	Module: modPostProcessing, Format: node.V3},
 	func(s *node.Schema) node.RunFunc {
@@ -34,15 +38,9 @@ var imageQuantize = node.New(node.Info{ID: "ImageQuantize", DisplayName: "Quanti
 			}
 			mode := dither.Get(c)
 			var bayer [][]float32
-			switch {
-			case mode == "none" || mode == "floyd-steinberg":
-			case strings.HasPrefix(mode, "bayer-"):
-				order, err := strconv.Atoi(strings.TrimPrefix(mode, "bayer-"))
-				if err != nil || order < 1 || order > 1<<10 {
-					return node.Raise("ValueError", "invalid dither %q", mode)
-				}
-				bayer = bayerMatrix(bits.Len(uint(order)) - 1)
-			default:
+			if level, ok := bayerLevels[mode]; ok {
+				bayer = bayerMatrix(level)
+			} else if mode != "none" && mode != "floyd-steinberg" {
 				return node.Raise("UnboundLocalError", "local variable 'quantized_image' referenced before assignment")
 			}
 			res := tensor.NewImage(img.B, img.H, img.W, 3)
@@ -91,7 +89,8 @@ func torchUint8(x float32) uint8 {
 }
 
 // bayerMatrix is ComfyUI's normalized_bayer_matrix(n) times spread, plus
-// 0.5, in numpy's float32. spread is 2·256/palette size, and a Pillow
+// 0.5, in numpy's float32 (every value is a short binary fraction, so
+// every step is exact). spread is 2·256/palette size, and a Pillow
 // palette has 256 entries whatever the colour count [quirk], so it is 2.
 func bayerMatrix(n int) [][]float32 {
 	m := [][]float32{{0}}

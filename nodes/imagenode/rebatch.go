@@ -8,6 +8,9 @@ import (
 	"github.com/gocomfy/gocomfy/tensor"
 )
 
+// rebatchImages regroups the images of a list of batches into batches of
+// batch_size (the first value of its list), in order, the last one smaller
+// if need be. Images of different sizes in one batch fail, as torch.cat does.
 var rebatchImages = node.New(node.Info{ID: "RebatchImages", DisplayName: "Rebatch Images", Category: "image/batch",
 	Module: modRebatch, Format: node.V3, InputIsList: true},
 	func(s *node.Schema) node.RunFunc {

@@ -108,6 +108,11 @@ func newBatch(l *tensor.Latent, offset int) (*batch, error) {
 	if len(shape) < 4 {
 		return nil, fmt.Errorf("input latents: latent samples of rank %d, want [B,C,H,W] or [B,C,T,H,W]", len(shape))
 	}
+	for _, t := range []*tensor.Tensor{l.Samples, l.NoiseMask} {
+		if t != nil && len(t.Data) != prod(t.Shape) {
+			return nil, fmt.Errorf("input latents: a tensor of shape %v has %d values", t.Shape, len(t.Data))
+		}
+	}
 	b := &batch{samples: rowsOf(l.Samples)}
 	if l.NoiseMask != nil {
 		var err error

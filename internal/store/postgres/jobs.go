@@ -275,15 +275,42 @@ const listingTies = `CASE status WHEN 'in_progress' THEN 0 WHEN 'pending' THEN 1
 	CASE WHEN status = 'pending' THEN number END, CASE WHEN status = 'pending' THEN id END, seq`
 
 // Jobs implements store.Store. The page and the total are read in one
-// snapshot. The page's sort key leads an index for every filter (see
-// migrations/001_jobs.sql), so PostgreSQL reads the page in order and
-// sorts only the ties. The total comes from the counters, unless a
-// workflow is asked for, which they don't know about.
+// snapshot.
 func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]*store.Job, int, error) {
+	l, err := newListing(q)
+	if err != nil {
+		return nil, 0, err
+	}
+	var jobs []*store.Job
+	var total int
+	err = inTx(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if jobs, err = queryJobs(ctx, tx, l.page, l.pageArgs...); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, l.total, l.totalArgs...).Scan(&total)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return jobs, total, nil
+}
+
+// listing is the SQL of a job listing: its page and its total.
+type listing struct {
+	page, total         string
+	pageArgs, totalArgs []any
+}
+
+// newListing builds the listing of q. The page's sort key leads an index
+// for every filter (see migrations/001_jobs.sql), so PostgreSQL reads the
+// page in order and sorts only the ties. The total comes from the
+// counters, unless a workflow is asked for, which they don't know about.
+func newListing(q store.JobQuery) (*listing, error) {
 	var statuses []string
 	for _, s := range q.Statuses {
 		if !s.Valid() {
-			return nil, 0, fmt.Errorf("postgres: jobs: invalid status %q", s)
+			return nil, fmt.Errorf("postgres: jobs: invalid status %q", s)
 		}
 		if !slices.Contains(statuses, string(s)) {
 			statuses = append(statuses, string(s))
@@ -299,17 +326,17 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]*store.Job, int, er
 	case store.SortExecutionDuration:
 		key = "duration"
 	default:
-		return nil, 0, fmt.Errorf("postgres: jobs: invalid sort key %q", q.SortBy)
+		return nil, fmt.Errorf("postgres: jobs: invalid sort key %q", q.SortBy)
 	}
 	if !q.Ascending {
 		key += " DESC"
 	}
 
+	var l listing
 	var where []string
-	var args []any
 	cond := func(sql string, arg any) {
-		args = append(args, arg)
-		where = append(where, fmt.Sprintf(sql, len(args)))
+		l.totalArgs = append(l.totalArgs, arg)
+		where = append(where, fmt.Sprintf(sql, len(l.totalArgs)))
 	}
 	if statuses != nil {
 		cond("status = ANY($%d)", statuses)
@@ -317,34 +344,22 @@ func (db *DB) Jobs(ctx context.Context, q store.JobQuery) ([]*store.Job, int, er
 	if q.UserID != nil {
 		cond("user_id = $%d", *q.UserID)
 	}
-	total := `SELECT coalesce(sum(n), 0) FROM job_counts`
+	l.total = `SELECT coalesce(sum(n), 0) FROM job_counts`
 	if q.WorkflowID != "" {
 		cond("workflow_id = $%d", q.WorkflowID)
-		total = `SELECT count(*) FROM jobs`
+		l.total = `SELECT count(*) FROM jobs`
 	}
 	filter := ""
 	if len(where) > 0 {
 		filter = " WHERE " + strings.Join(where, " AND ")
 	}
-	total += filter
+	l.total += filter
 	var limit *int // NULL: no limit
 	if q.Limit > 0 {
 		limit = &q.Limit
 	}
-	page := fmt.Sprintf("%s%s ORDER BY %s, %s LIMIT $%d OFFSET $%d",
-		selectJobs, filter, key, listingTies, len(args)+1, len(args)+2)
-
-	var jobs []*store.Job
-	var n int
-	err := inTx(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		var err error
-		if jobs, err = queryJobs(ctx, tx, page, append(args, limit, max(q.Offset, 0))...); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, total, args...).Scan(&n)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	return jobs, n, nil
+	n := len(l.totalArgs)
+	l.page = fmt.Sprintf("%s%s ORDER BY %s, %s LIMIT $%d OFFSET $%d", selectJobs, filter, key, listingTies, n+1, n+2)
+	l.pageArgs = append(slices.Clip(l.totalArgs), limit, max(q.Offset, 0))
+	return &l, nil
 }

@@ -311,11 +311,19 @@ func (db *DB) RefsOf(ctx context.Context, assetID string) ([]*store.AssetRef, er
 	return refs, err
 }
 
-// sortColumns are the listing keys' columns, each the first column of a
-// partial index whose second is id.
-var sortColumns = map[store.AssetSort]string{
-	store.SortName: "r.name", store.SortAssetCreated: "r.created_at", store.SortUpdated: "r.updated_at",
-	store.SortSize: "r.size", store.SortLastAccessTime: "r.last_access_time",
+// sortIndex is a listing key's column and its index.
+type sortIndex struct{ column, index string }
+
+// sortIndexes are the listing keys' columns and their partial indexes
+// (column, id). A page names its index: without statistics the planner
+// would rather take asset_refs_owner for its owner_id equality and then
+// sort every match.
+var sortIndexes = map[store.AssetSort]sortIndex{
+	store.SortName:           {"r.name", "asset_refs_name"},
+	store.SortAssetCreated:   {"r.created_at", "asset_refs_created"},
+	store.SortUpdated:        {"r.updated_at", "asset_refs_updated"},
+	store.SortSize:           {"r.size", "asset_refs_size"},
+	store.SortLastAccessTime: {"r.last_access_time", "asset_refs_access"},
 }
 
 // ListRefs implements store.AssetStore.
@@ -323,55 +331,159 @@ func (db *DB) ListRefs(ctx context.Context, q store.AssetQuery) ([]*store.AssetR
 	if q.Sort == "" {
 		q.Sort = store.SortAssetCreated
 	}
-	col, ok := sortColumns[q.Sort]
+	sort, ok := sortIndexes[q.Sort]
 	if !ok || q.Limit <= 0 || q.Offset < 0 {
 		return nil, 0, fmt.Errorf("sqlite: list assets: bad query (sort %q, limit %d, offset %d)", q.Sort, q.Limit, q.Offset)
 	}
-	where, args := filterSQL(q.AssetFilter, false)
-	countQuery, countArgs := countSQL(q.AssetFilter)
-
-	dir, cmp := "ASC", ">"
-	if q.Desc {
-		dir, cmp = "DESC", "<"
-	}
-	if q.After != nil {
-		where += fmt.Sprintf(" AND (%s, r.id) %s (?, ?)", col, cmp)
-		args = append(args, keyValue(q.Sort, *q.After), q.After.ID)
-	}
-	page := fmt.Sprintf("%s WHERE %s ORDER BY %s %s, r.id %s LIMIT ?", selectRefs, where, col, dir, dir)
-	args = append(args, q.Limit)
-	if q.After == nil {
-		page += " OFFSET ?"
-		args = append(args, q.Offset)
-	}
-
 	var refs []*store.AssetRef
 	var total int
-	err := db.read(ctx, func(t txn) (err error) {
-		if refs, err = t.refs(page, args...); err != nil {
+	err := db.read(ctx, func(t txn) error {
+		p, err := t.plan(q.AssetFilter)
+		if err != nil || p.empty {
+			refs = []*store.AssetRef{}
 			return err
 		}
-		return t.scanRow(countQuery, countArgs, &total)
+		if total, err = t.count(p); err != nil {
+			return err
+		}
+		refs, err = t.page(p, q, sort)
+		return err
 	})
 	return refs, total, err
 }
 
-// countSQL returns the query of a filter's total. The counters answer a
-// filter on at most one tag (but "missing", whose counter counts missing
-// references, which listings leave out); other filters are counted on the
-// narrow asset_refs_owner index.
-func countSQL(f store.AssetFilter) (string, []any) {
+// A refPlan is how the references matching a filter are found. Without
+// statistics SQLite's planner can't tell a tag carried by half of the
+// references from one carried by ten, so the store decides from its
+// counters: a rare include tag drives the query from its index.
+type refPlan struct {
+	f     store.AssetFilter
+	empty bool // an include tag no reference carries: nothing matches
+	// live is the number of live references the owner sees; driver is
+	// the include tag with the fewest references (n), if any.
+	live   int
+	driver string
+	n      int
+	// counted is set when the counters give the total.
+	counted bool
+}
+
+// plan reads the counters of the filter's include tags.
+func (t txn) plan(f store.AssetFilter) (refPlan, error) {
+	p := refPlan{f: f}
 	tags := slices.Compact(slices.Sorted(slices.Values(f.IncludeTags)))
-	if f.NameContains == "" && len(f.Metadata) == 0 && len(f.ExcludeTags) == 0 && len(tags) <= 1 &&
-		!slices.Contains(tags, "missing") && !slices.Contains(tags, "") {
-		tag := ""
-		if len(tags) == 1 {
-			tag = tags[0]
-		}
-		return `SELECT coalesce(sum(n), 0) FROM asset_counts WHERE owner_id IN ('', ?) AND tag = ?`, []any{f.Owner, tag}
+	list, _ := json.Marshal(append([]string{""}, tags...))
+	rows, err := t.query(`SELECT tag, sum(n) FROM asset_counts WHERE owner_id IN ('', ?)
+		AND tag IN (SELECT value FROM json_each(?)) GROUP BY tag`, f.Owner, list)
+	if err != nil {
+		return p, err
 	}
-	where, args := filterSQL(f, true)
-	return `SELECT count(*) FROM asset_refs r INDEXED BY asset_refs_owner WHERE ` + where, args
+	counts := map[string]int{}
+	for rows.Next() {
+		var tag string
+		var n int
+		if err := rows.Scan(&tag, &n); err != nil {
+			rows.Close()
+			return p, err
+		}
+		counts[tag] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return p, err
+	}
+	p.live = counts[""]
+	for _, tag := range tags {
+		// The "missing" counter also counts missing references, so it
+		// bounds the matches rather than giving them.
+		if n := counts[tag]; p.driver == "" || n < p.n {
+			p.driver, p.n = tag, n
+		}
+	}
+	p.empty = p.live == 0 || p.driver != "" && p.n == 0
+	p.counted = f.NameContains == "" && len(f.Metadata) == 0 && len(f.ExcludeTags) == 0 && len(tags) <= 1 &&
+		p.driver != "missing"
+	return p, nil
+}
+
+// count returns the number of matches: from the counters, by walking the
+// driver tag's index, or by scanning the narrow asset_refs_owner index.
+func (t txn) count(p refPlan) (int, error) {
+	switch {
+	case p.counted && p.driver == "":
+		return p.live, nil
+	case p.counted:
+		return p.n, nil
+	}
+	query, args := p.matches()
+	var n int
+	err := t.scanRow(`SELECT count(*) `+query, args, &n)
+	return n, err
+}
+
+// drivenFrom reads the references carrying a tag, from the tag's index.
+// CROSS JOIN keeps d the outer loop.
+const drivenFrom = `FROM asset_ref_tags d CROSS JOIN asset_refs r ON r.id = d.ref_id`
+
+// driven returns the WHERE condition of the matches under drivenFrom.
+func (p refPlan) driven() (string, []any) {
+	where, args := filterSQL(p.f, false)
+	return `d.tag = ? AND ` + where, append([]any{p.driver}, args...)
+}
+
+// matches returns the FROM and WHERE clauses that count the matches as r:
+// driven by the driver tag if any, else over the narrow index.
+func (p refPlan) matches() (string, []any) {
+	if p.driver != "" {
+		where, args := p.driven()
+		return drivenFrom + ` WHERE ` + where, args
+	}
+	where, args := filterSQL(p.f, true)
+	return `FROM asset_refs r INDEXED BY asset_refs_owner WHERE ` + where, args
+}
+
+// page returns one page of the matches. It walks the sort key's index in
+// order, stopping after the page, unless the driver tag is rare enough
+// that sorting its references costs less than the rows the walk would
+// skip: about (offset+limit) × live / n of them, against n.
+func (t txn) page(p refPlan, q store.AssetQuery, sort sortIndex) ([]*store.AssetRef, error) {
+	query, args := p.pageSQL(q, sort)
+	return t.refs(query, args...)
+}
+
+// pageSQL returns the query of a page and its arguments; the plan is
+// driven when p.drives(q).
+func (p refPlan) pageSQL(q store.AssetQuery, sort sortIndex) (string, []any) {
+	dir, cmp := "ASC", ">"
+	if q.Desc {
+		dir, cmp = "DESC", "<"
+	}
+	const join = ` JOIN assets a ON a.id = r.asset_id WHERE `
+	var from, where string
+	var args []any
+	if p.drives(q) {
+		from = drivenFrom + join
+		where, args = p.driven()
+	} else {
+		from = `FROM asset_refs r INDEXED BY ` + sort.index + join
+		where, args = filterSQL(p.f, false)
+	}
+	if q.After != nil {
+		where += fmt.Sprintf(" AND (%s, r.id) %s (?, ?)", sort.column, cmp)
+		args = append(args, keyValue(q.Sort, *q.After), q.After.ID)
+	}
+	query := fmt.Sprintf("SELECT %s %s%s ORDER BY %s %s, r.id %s LIMIT ?", refColumns, from, where, sort.column, dir, dir)
+	args = append(args, q.Limit)
+	if q.After == nil {
+		query += " OFFSET ?"
+		args = append(args, q.Offset)
+	}
+	return query, args
+}
+
+// drives reports whether a page of q is read from the driver tag.
+func (p refPlan) drives(q store.AssetQuery) bool {
+	return p.driver != "" && p.n*p.n < (q.Offset+q.Limit)*p.live
 }
 
 // keyValue is the column value of a listing place.
@@ -665,11 +777,16 @@ func scanTagCounts(rows *sql.Rows) ([]store.TagCount, error) {
 
 // TagHistogram implements store.AssetStore.
 func (db *DB) TagHistogram(ctx context.Context, f store.AssetFilter, limit int) ([]store.TagCount, error) {
-	where, args := filterSQL(f, true)
 	var out []store.TagCount
 	err := db.read(ctx, func(t txn) error {
+		p, err := t.plan(f)
+		if err != nil || p.empty {
+			out = []store.TagCount{}
+			return err
+		}
+		matches, args := p.matches()
 		rows, err := t.query(`SELECT t.tag, count(*) AS n FROM asset_ref_tags t
-			WHERE t.ref_id IN (SELECT r.id FROM asset_refs r WHERE `+where+`)
+			WHERE t.ref_id IN (SELECT r.id `+matches+`)
 			GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return err

@@ -18,7 +18,11 @@ golden/<Class>.json
     on the real node code. What the nodes import is real where it computes
     (comfy.utils.common_upscale/lanczos/bislerp/repeat_to_batch_size,
     node_helpers.image_alpha_fix, torch, Pillow) and a stand-in elsewhere
-    (model management returns the CPU, the server drops progress text).
+    (model management returns the CPU, the server drops progress text, and
+    saving previews records what would be saved: see Saved). Large images
+    are written as their recipe (Pattern) and outputs as a digest (Digest).
+    This module also serves the gen.py of packages latentnode and masknode
+    (setup, case, write).
     kornia is not packaged for Debian: the morphology and YCbCr functions the
     nodes call are written below from kornia's definitions (flat-kernel
     erosion/dilation with its "geodesic" border, rgb_to_ycbcr and the clamped

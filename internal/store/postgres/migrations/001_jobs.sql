@@ -47,12 +47,13 @@ CREATE INDEX jobs_history ON jobs (seq)
 CREATE INDEX jobs_user_history ON jobs (user_id, seq)
     WHERE status IN ('completed', 'failed', 'cancelled');
 
--- /api/jobs. The unfiltered default page (created_at desc) walks the plain
--- create_time index and sorts only the ties: with (status, create_time)
--- alone PostgreSQL 15 bitmap-scans every status and sorts them all (41 ms
--- instead of 0.5 ms for the first page of 1M jobs). The others serve a
+-- /api/jobs. An unfiltered page walks the plain index of its sort key and
+-- sorts only the ties: with (status, key) alone PostgreSQL 15 bitmap-scans
+-- every status and sorts them all (first page of 1M jobs, created_at: 41 ms
+-- instead of 0.5 ms; execution_duration: 540 ms). The others serve a
 -- status, user or workflow filter.
 CREATE INDEX jobs_created ON jobs (create_time DESC);
+CREATE INDEX jobs_duration ON jobs (duration DESC);
 CREATE INDEX jobs_status_created ON jobs (status, create_time DESC);
 CREATE INDEX jobs_status_duration ON jobs (status, duration DESC);
 CREATE INDEX jobs_user_status_created ON jobs (user_id, status, create_time DESC);
