@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"os"
 	"strconv"
 
@@ -26,6 +27,9 @@ type Runtime struct {
 	Folders         Folders
 	// Progress reports progress of node nodeID; nil to discard.
 	Progress func(nodeID string, value, max float64)
+	// Preview shows an intermediate image of node nodeID (a sampler's
+	// latest step); nil to discard.
+	Preview func(nodeID string, img image.Image)
 }
 
 // Folders are the server's file areas, opened as roots so that node inputs
@@ -119,6 +123,15 @@ func (c *Call) Folders() Folders { return c.rt.Folders }
 func (c *Call) Progress(value, max float64) {
 	if c.rt.Progress != nil {
 		c.rt.Progress(c.nodeID, value, max)
+	}
+}
+
+// Preview sends img to the client as a preview of this node's work (a
+// binary WebSocket frame, shrunk to fit 512 pixels). Previews may be
+// dropped for a client that is behind; they are never stored.
+func (c *Call) Preview(img image.Image) {
+	if c.rt.Preview != nil {
+		c.rt.Preview(c.nodeID, img)
 	}
 }
 

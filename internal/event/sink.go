@@ -15,8 +15,9 @@ type Sink struct {
 	Hub *Hub
 	Log *slog.Logger
 
-	mu        sync.Mutex
-	executing map[string]string // client id → display id of its running node
+	mu          sync.Mutex
+	executing   map[string]string // client id → display id of its running node
+	previewMeta map[string]bool   // client ids that take previews with metadata
 }
 
 var _ executor.Sink = (*Sink)(nil)
@@ -34,6 +35,10 @@ func Encode(typ string, data any) ([]byte, error) {
 
 // Event implements executor.Sink.
 func (s *Sink) Event(e executor.Event) {
+	if e.Image != nil {
+		s.preview(e)
+		return
+	}
 	data, err := Encode(e.Type, e.Data)
 	if err != nil {
 		if s.Log != nil {

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"image"
 	"log/slog"
 	"sync"
 	"time"
@@ -144,6 +145,10 @@ type Event struct {
 	Data pyjson.Object
 	SID  string
 	All  bool
+	// Image is set on "preview" events, whose Data is the preview's
+	// metadata (node_id, prompt_id, display_node_id, parent_node_id,
+	// real_node_id); the sink encodes the binary frame.
+	Image image.Image
 }
 
 // Sink receives the executor's events. It is called from the executor's

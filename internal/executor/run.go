@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
 	"log/slog"
 	"math"
 	"slices"
@@ -109,6 +110,7 @@ func newRun(ctx context.Context, e *Executor, job Job, sink Sink) *run {
 		DisableMetadata: e.cfg.DisableMetadata,
 		Folders:         e.cfg.Folders,
 		Progress:        r.onProgress,
+		Preview:         r.onPreview,
 	}
 	if raw, ok := r.extra.Get("extra_pnginfo"); ok {
 		if raw, ok := raw.(json.RawMessage); ok && string(raw) != "null" {
@@ -608,6 +610,34 @@ func (r *run) progressState() pyjson.Object {
 		{Key: "prompt_id", Value: r.job.PromptID},
 		{Key: "nodes", Value: r.progress.snapshot()},
 	}
+}
+
+// onPreview is node.Runtime.Preview: routed as progress is (to the client,
+// or to everyone when the prompt has none).
+func (r *run) onPreview(nodeID string, img image.Image) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	display, real := nodeID, nodeID
+	var parent any
+	r.dp.mu.RLock()
+	if n, ok := r.dp.nodes[nodeID]; ok {
+		display, real, parent = r.dp.displayID(n), realID(n), parentID(n)
+	}
+	r.dp.mu.RUnlock()
+	ev := Event{Type: "preview", Image: img, Data: pyjson.Object{
+		{Key: "node_id", Value: nodeID}, {Key: "prompt_id", Value: r.job.PromptID},
+		{Key: "display_node_id", Value: display}, {Key: "parent_node_id", Value: parent},
+		{Key: "real_node_id", Value: real},
+	}}
+	if r.job.ClientID != "" {
+		ev.SID = r.job.ClientID
+	} else {
+		ev.All = true
+	}
+	r.sink.Event(ev)
 }
 
 // onProgress is node.Runtime.Progress: a node reported value of max. It

@@ -248,6 +248,14 @@ func (s *Server) getHistory(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusBadRequest, "offset must be an integer")
 		}
 	}
+	// ComfyUI checks max_items after adding an entry, so max_items <= 0
+	// with a non-negative offset gives one entry, and none otherwise.
+	if r.URL.Query().Get("max_items") != "" && q.MaxItems <= 0 {
+		q.MaxItems = 0
+		if q.Offset >= 0 {
+			q.MaxItems = 1
+		}
+	}
 	jobs, err := s.cfg.Store.History(r.Context(), q)
 	if err != nil {
 		return err

@@ -119,6 +119,11 @@ func (s *Server) readClient(ctx context.Context, conn *websocket.Conn, sid strin
 		}
 		first = false
 		if json.Unmarshal(data, &msg) == nil && msg.Type == "feature_flags" {
+			var flags struct {
+				PreviewMetadata bool `json:"supports_preview_metadata"`
+			}
+			json.Unmarshal(msg.Data, &flags)
+			s.cfg.Sink.SetPreviewMetadata(sid, flags.PreviewMetadata)
 			s.cfg.Hub.Send(sid, s.textFrame("feature_flags", s.features()))
 		}
 	}

@@ -214,16 +214,22 @@ func TestPlans(t *testing.T) {
 	db := open(t, freshSchema(t))
 	defer db.Close()
 	fill(t, db, 20000)
-	page, err := newListing(store.JobQuery{Limit: 50})
-	if err != nil {
-		t.Fatal(err)
+	listing := func(q store.JobQuery) *listing {
+		l, err := newListing(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
 	}
+	created := listing(store.JobQuery{Limit: 50})
+	duration := listing(store.JobQuery{Limit: 50, SortBy: store.SortExecutionDuration, Ascending: true})
 	for _, c := range []struct {
 		query string
 		args  []any
 		index string
 	}{
-		{page.page, page.pageArgs, "jobs_created"},
+		{created.page, created.pageArgs, "jobs_created"},
+		{duration.page, duration.pageArgs, "jobs_duration"},
 		{claimSQL, []any{"w", 1}, "jobs_pending"},
 		{selectJobs + ` WHERE status IN ` + finished + ` ORDER BY seq DESC LIMIT 50`, nil, "jobs_history"},
 	} {

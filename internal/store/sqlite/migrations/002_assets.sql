@@ -4,7 +4,9 @@
 -- Times are microseconds since the epoch (UTC). A reference is live when
 -- deleted_at IS NULL and is_missing = 0: the listing indexes are partial on
 -- exactly that condition, so that a page walks one index in (key, id)
--- order and stops after LIMIT rows.
+-- order and stops after LIMIT rows. Tags and metadata point at a reference
+-- by its rowid (seq): integer joins, and every index on asset_refs carries
+-- it for free.
 
 -- Unique content. hash is NULL until the content is hashed; SQLite lets
 -- many NULLs share a UNIQUE column.
@@ -20,7 +22,8 @@ CREATE TABLE assets (
 -- hashed content never changes), so that sort=size has an index too.
 -- name_folded is the name lower-cased by the store, for name_contains.
 CREATE TABLE asset_refs (
-    id               TEXT    NOT NULL PRIMARY KEY,
+    seq              INTEGER PRIMARY KEY,
+    id               TEXT    NOT NULL UNIQUE,
     asset_id         TEXT    NOT NULL REFERENCES assets (id) ON DELETE CASCADE,
     name             TEXT    NOT NULL,
     name_folded      TEXT    NOT NULL,
@@ -47,10 +50,10 @@ CREATE INDEX asset_refs_name ON asset_refs (name, id) WHERE deleted_at IS NULL A
 CREATE INDEX asset_refs_size ON asset_refs (size, id) WHERE deleted_at IS NULL AND is_missing = 0;
 CREATE INDEX asset_refs_access ON asset_refs (last_access_time, id) WHERE deleted_at IS NULL AND is_missing = 0;
 -- Narrow and covering for the totals of filters the counters below can't
--- answer (names, metadata, several tags): a count scans it, not the table.
+-- answer (names, metadata, exclusions): a count scans it, not the table.
 -- (SQLite counts an index as covering only if it holds the columns of its
 -- own WHERE too.)
-CREATE INDEX asset_refs_owner ON asset_refs (owner_id, name_folded, id, deleted_at, is_missing)
+CREATE INDEX asset_refs_owner ON asset_refs (owner_id, name_folded, deleted_at, is_missing)
     WHERE deleted_at IS NULL AND is_missing = 0;
 
 CREATE TABLE tags (
@@ -58,38 +61,40 @@ CREATE TABLE tags (
 ) WITHOUT ROWID;
 
 CREATE TABLE asset_ref_tags (
-    ref_id   TEXT    NOT NULL REFERENCES asset_refs (id) ON DELETE CASCADE,
+    ref      INTEGER NOT NULL REFERENCES asset_refs (seq) ON DELETE CASCADE,
     tag      TEXT    NOT NULL REFERENCES tags (name),
     origin   TEXT    NOT NULL,
     added_at INTEGER NOT NULL,
-    PRIMARY KEY (ref_id, tag)
+    PRIMARY KEY (ref, tag)
 ) WITHOUT ROWID;
 
--- include_tags and the tag counts start from a tag.
-CREATE INDEX asset_ref_tags_tag ON asset_ref_tags (tag, ref_id);
+-- A rare include tag drives a listing from here.
+CREATE INDEX asset_ref_tags_tag ON asset_ref_tags (tag, ref);
 
 -- Merged system and user metadata, one row per value (store.MetaRows), so
 -- that metadata_filter is an indexed lookup. Exactly one val_ is set.
 CREATE TABLE asset_ref_meta (
-    ref_id   TEXT    NOT NULL REFERENCES asset_refs (id) ON DELETE CASCADE,
+    ref      INTEGER NOT NULL REFERENCES asset_refs (seq) ON DELETE CASCADE,
     key      TEXT    NOT NULL,
     ordinal  INTEGER NOT NULL,
     val_str  TEXT,
     val_num  REAL,
     val_bool INTEGER,
     val_json TEXT,
-    PRIMARY KEY (ref_id, key, ordinal)
+    PRIMARY KEY (ref, key, ordinal)
 ) WITHOUT ROWID;
 
+CREATE INDEX asset_ref_meta_key ON asset_ref_meta (key, ref);
 CREATE INDEX asset_ref_meta_str ON asset_ref_meta (key, val_str) WHERE val_str IS NOT NULL;
 CREATE INDEX asset_ref_meta_num ON asset_ref_meta (key, val_num) WHERE val_num IS NOT NULL;
+CREATE INDEX asset_ref_meta_bool ON asset_ref_meta (key, val_bool) WHERE val_bool IS NOT NULL;
 
 -- Counted references per (owner, tag), kept by the triggers in the same
 -- transaction as every change, so that /api/tags and the totals of the
--- common listings (everything, or one tag) need no count(*). A reference
--- counts for its tags when it is not deleted and not missing (a missing one
--- still counts for the tag "missing"); the row with tag '' counts the live
--- references themselves.
+-- common listings (everything, or one tag) need no count(*), and a
+-- listing knows which of its tags is rare. A reference counts for its
+-- tags when it is not deleted and not missing (a missing one still counts
+-- for the tag "missing"); the row with tag '' counts the live references.
 CREATE TABLE asset_counts (
     owner_id TEXT    NOT NULL,
     tag      TEXT    NOT NULL,
@@ -110,31 +115,31 @@ CREATE TRIGGER asset_refs_count_update AFTER UPDATE OF deleted_at, is_missing, o
         WHERE NEW.deleted_at IS NULL AND NEW.is_missing = 0
         ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
     UPDATE asset_counts SET n = n - 1 WHERE owner_id = OLD.owner_id AND tag IN (
-        SELECT tag FROM asset_ref_tags WHERE ref_id = OLD.id
+        SELECT tag FROM asset_ref_tags WHERE ref = OLD.seq
         AND OLD.deleted_at IS NULL AND (OLD.is_missing = 0 OR tag = 'missing'));
     INSERT INTO asset_counts (owner_id, tag, n) SELECT NEW.owner_id, tag, 1 FROM asset_ref_tags
-        WHERE ref_id = NEW.id AND NEW.deleted_at IS NULL AND (NEW.is_missing = 0 OR tag = 'missing')
+        WHERE ref = NEW.seq AND NEW.deleted_at IS NULL AND (NEW.is_missing = 0 OR tag = 'missing')
         ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
 END;
 
--- References are only soft-deleted by the API; should one be removed, its
--- tags go first, while their triggers can still see it.
+-- The API only soft-deletes references; should one be removed, its tags
+-- go first, while their trigger can still see it.
 CREATE TRIGGER asset_refs_count_delete BEFORE DELETE ON asset_refs BEGIN
-    DELETE FROM asset_ref_tags WHERE ref_id = OLD.id;
+    DELETE FROM asset_ref_tags WHERE ref = OLD.seq;
     UPDATE asset_counts SET n = n - 1 WHERE owner_id = OLD.owner_id AND tag = ''
         AND OLD.deleted_at IS NULL AND OLD.is_missing = 0;
 END;
 
 CREATE TRIGGER asset_ref_tags_count_insert AFTER INSERT ON asset_ref_tags BEGIN
     INSERT INTO asset_counts (owner_id, tag, n) SELECT r.owner_id, NEW.tag, 1 FROM asset_refs r
-        WHERE r.id = NEW.ref_id AND r.deleted_at IS NULL AND (r.is_missing = 0 OR NEW.tag = 'missing')
+        WHERE r.seq = NEW.ref AND r.deleted_at IS NULL AND (r.is_missing = 0 OR NEW.tag = 'missing')
         ON CONFLICT (owner_id, tag) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER asset_ref_tags_count_delete AFTER DELETE ON asset_ref_tags BEGIN
     UPDATE asset_counts SET n = n - 1 WHERE tag = OLD.tag AND owner_id = (
         SELECT r.owner_id FROM asset_refs r
-        WHERE r.id = OLD.ref_id AND r.deleted_at IS NULL AND (r.is_missing = 0 OR OLD.tag = 'missing'));
+        WHERE r.seq = OLD.ref AND r.deleted_at IS NULL AND (r.is_missing = 0 OR OLD.tag = 'missing'));
 END;
 
 INSERT INTO tags (name) VALUES
