@@ -164,6 +164,9 @@ func (c *Call) blocked(b *Blocker) {
 func (c *Call) UI(key string, values ...any) {
 	prev, _ := c.ui.Get(key)
 	list, _ := prev.([]any)
+	if list == nil {
+		list = []any{} // UI(key) with no values is an empty list, not null
+	}
 	c.ui.Set(key, append(list, values...))
 }
 

@@ -12,6 +12,7 @@ var v3OptionOrder = []string{
 	"min", "max", "step", "round", "multiselect", "options", "control_after_generate", "display",
 	"gradient_stops", "image_upload", "audio_upload", "video_upload", "file_upload", "image_folder",
 	"remote", "multi_select", "label_on", "label_off", "multiline", "placeholder", "dynamicPrompts",
+	"component",
 }
 
 // ObjectInfo returns the class's /object_info entry, with ComfyUI's keys in

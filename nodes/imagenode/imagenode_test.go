@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -60,12 +59,6 @@ func TestObjectInfoMatchesComfyUI(t *testing.T) {
 				t.Fatal(err)
 			}
 			text := strings.TrimSuffix(string(want), "\n")
-			if gap, ok := objectInfoGaps[id]; ok {
-				if !strings.Contains(text, gap[0]) {
-					t.Fatalf("the golden no longer has %s", gap[0])
-				}
-				text = strings.Replace(text, gap[0], gap[1], 1)
-			}
 			if string(got) != text {
 				t.Errorf("got\n%s\nwant\n%s", got, text)
 			}
@@ -91,25 +84,6 @@ type goldenFile struct {
 		UI      json.RawMessage
 		Error   string
 	}
-}
-
-// sdkGaps are golden checks that fail for want of an SDK feature (package
-// node), with the reason: the check is skipped.
-var sdkGaps = map[string]string{
-	"ui/empty list": `ImageCompare's UI key for an absent image must be an empty list: Call.UI(key) with no ` +
-		`values sets null, and the SDK has no way to set []`,
-}
-
-// objectInfoGaps are differences from ComfyUI's /object_info that the SDK
-// cannot avoid yet: the golden text is rewritten from the first string to
-// the second before comparing, so that the rest is still checked.
-var objectInfoGaps = map[string][2]string{
-	// node's sortOptions places option keys it does not know after
-	// "advanced"; ComfyUI's BoundingBox.Input adds "component" last.
-	"ImageCropV2": {
-		`{"default": {"x": 0, "y": 0, "width": 512, "height": 512}, "socketless": true, "component": "ImageCrop"}`,
-		`{"component": "ImageCrop", "default": {"x": 0, "y": 0, "width": 512, "height": 512}, "socketless": true}`,
-	},
 }
 
 // taggedTensor is how gen.py writes IMAGE and MASK values and lists, and
@@ -271,9 +245,6 @@ func TestNodesMatchComfyUI(t *testing.T) {
 					}
 					values[name] = v
 				}
-				if gap, ok := sdkGaps[id+"/"+c.Name]; ok {
-					t.Skip(gap)
-				}
 				temp, err := os.OpenRoot(t.TempDir())
 				if err != nil {
 					t.Fatal(err)
@@ -307,9 +278,7 @@ func TestNodesMatchComfyUI(t *testing.T) {
 						t.Errorf("output %d: %v", i, err)
 					}
 				}
-				if err := checkUI(temp, call.Result().UI, c.UI); errors.Is(err, errNullForEmpty) {
-					t.Skip(sdkGaps["ui/empty list"])
-				} else if err != nil {
+				if err := checkUI(temp, call.Result().UI, c.UI); err != nil {
 					t.Errorf("ui: %v", err)
 				}
 			})

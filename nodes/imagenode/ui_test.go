@@ -3,7 +3,6 @@ package imagenode
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -27,15 +26,10 @@ type savedFile struct {
 	Hex    string
 }
 
-// errNullForEmpty reports UI keys that are null where ComfyUI has an empty
-// list, and nothing else wrong (see sdkGaps).
-var errNullForEmpty = errors.New("null where ComfyUI has []")
-
 // checkUI compares a call's UI with a golden one (absent: no UI). Saved
 // previews must be files of temp with the golden pixels; other values must
 // be equal as JSON.
 func checkUI(temp *os.Root, got pyjson.Object, raw json.RawMessage) error {
-	var nullForEmpty error
 	var want map[string][]json.RawMessage
 	if raw != nil {
 		if err := json.Unmarshal(raw, &want); err != nil {
@@ -48,9 +42,8 @@ func checkUI(temp *os.Root, got pyjson.Object, raw json.RawMessage) error {
 	for key, items := range want {
 		v, _ := got.Get(key)
 		list, ok := v.([]any)
-		if ok && list == nil && len(items) == 0 {
-			nullForEmpty = fmt.Errorf("%s: %w", key, errNullForEmpty)
-			continue
+		if ok && list == nil {
+			return fmt.Errorf("%s: null, want a list", key)
 		}
 		if !ok || len(list) != len(items) {
 			return fmt.Errorf("%s: %v, want %d items", key, v, len(items))
@@ -73,7 +66,7 @@ func checkUI(temp *os.Root, got pyjson.Object, raw json.RawMessage) error {
 			}
 		}
 	}
-	return nullForEmpty
+	return nil
 }
 
 func checkSaved(temp *os.Root, entry any, want *savedFile) error {

@@ -67,7 +67,7 @@ const enqueueSQL = `INSERT INTO jobs (id, number, number_is_float, status, user_
 	ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, number = excluded.number,
 	number_is_float = excluded.number_is_float, status = 'pending', user_id = excluded.user_id,
 	workflow_id = excluded.workflow_id, client_id = excluded.client_id, worker = '',
-	create_time = excluded.create_time, start_time = 0, end_time = 0, outputs_count = 0,
+	create_time = excluded.create_time, start_time = 0, end_time = 0, lease_until = 0, outputs_count = 0,
 	status_str = '', prompt = excluded.prompt, extra_data = excluded.extra_data,
 	sensitive = excluded.sensitive, outputs_to_execute = excluded.outputs_to_execute,
 	outputs = NULL, meta = NULL, messages = NULL, execution_error = NULL, preview_output = NULL`
@@ -88,12 +88,13 @@ func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
 	return err
 }
 
-// claimSQL starts the first job of the queue. SKIP LOCKED passes over the
+// claimSQL starts the first job of the queue, leased to its worker for
+// Lease ms from its start. SKIP LOCKED passes over the
 // jobs other claimers are taking, and the row lock, taken on the newest
 // version of the row with status = 'pending' checked again, is what makes
 // each job start once.
 const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = $1, start_time = $2,
-	seq = nextval('jobs_seq')
+	lease_until = $2::bigint + $3::bigint, seq = nextval('jobs_seq')
 	WHERE id = (SELECT id FROM jobs WHERE status = 'pending' ORDER BY number, id
 		LIMIT 1 FOR UPDATE SKIP LOCKED)
 	RETURNING ` + jobColumns
@@ -102,7 +103,7 @@ const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = $1, start_tim
 func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store.Job, error) {
 	var job *store.Job
 	err := retry(func() (err error) {
-		job, err = scanJob(db.pool.QueryRow(ctx, claimSQL, worker, startTime))
+		job, err = scanJob(db.pool.QueryRow(ctx, claimSQL, worker, startTime, Lease))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -114,7 +115,7 @@ func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store
 // finishSQL records the result of a running job; $1 is its id.
 const finishSQL = `UPDATE jobs SET status = $2, end_time = $3, outputs_count = $4, status_str = $5,
 	outputs = $6, meta = $7, messages = $8, execution_error = $9, preview_output = $10,
-	seq = nextval('jobs_seq')
+	lease_until = 0, seq = nextval('jobs_seq')
 	WHERE id = $1 AND status = 'in_progress'`
 
 func finishArgs(id string, r store.Result) []any {
@@ -135,30 +136,15 @@ func (db *DB) Finish(ctx context.Context, id string, r store.Result) error {
 }
 
 // RequeueRunning implements store.Store: the running jobs are finished one
-// by one in claim order, so they join the history in that order.
+// by one in claim order, so they join the history in that order. It takes
+// every running job, those of other instances included: with several
+// instances, use RequeueExpired instead.
 func (db *DB) RequeueRunning(ctx context.Context, r store.Result) (int, error) {
 	if !r.Status.Finished() {
 		return 0, fmt.Errorf("postgres: requeue running: status %q is not a final state", r.Status)
 	}
-	var n int
-	err := inTx(ctx, db.pool, pgx.TxOptions{}, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM jobs WHERE status = 'in_progress' ORDER BY seq FOR UPDATE`)
-		if err != nil {
-			return err
-		}
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			if _, err := tx.Exec(ctx, finishSQL, finishArgs(id, r)...); err != nil {
-				return err
-			}
-		}
-		n = len(ids)
-		return nil
-	})
-	return n, err
+	ids, err := db.finishRunning(ctx, `true`, nil, r)
+	return len(ids), err
 }
 
 // Queue implements store.Store. One statement, so the two lists are of one

@@ -230,7 +230,7 @@ func TestPlans(t *testing.T) {
 	}{
 		{created.page, created.pageArgs, "jobs_created"},
 		{duration.page, duration.pageArgs, "jobs_duration"},
-		{claimSQL, []any{"w", 1}, "jobs_pending"},
+		{claimSQL, []any{"w", 1, Lease}, "jobs_pending"},
 		{selectJobs + ` WHERE status IN ` + finished + ` ORDER BY seq DESC LIMIT 50`, nil, "jobs_history"},
 	} {
 		rows, err := db.pool.Query(t.Context(), "EXPLAIN "+c.query, c.args...)

@@ -19,7 +19,7 @@ import (
 var _ store.AssetStore = (*DB)(nil)
 
 // refColumns are the columns scanRef reads, asset_refs as r and assets as a.
-const refColumns = `r.id, r.name, r.owner_id, coalesce(r.file_path, ''), coalesce(r.mtime_ns, 0),
+const refColumns = `r.seq, r.id, r.name, r.owner_id, coalesce(r.file_path, ''), coalesce(r.mtime_ns, 0),
 	r.is_missing, coalesce(r.preview_id, ''), r.user_metadata, r.system_metadata,
 	coalesce(r.job_id, ''), r.created_at, r.updated_at, r.last_access_time,
 	a.id, coalesce(a.hash, ''), a.size_bytes, coalesce(a.mime_type, ''), a.created_at`
@@ -36,18 +36,19 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
-func scanRef(row interface{ Scan(...any) error }) (*store.AssetRef, error) {
-	var r store.AssetRef
+// scanRef scans refColumns; seq is the reference's rowid.
+func scanRef(row interface{ Scan(...any) error }) (r *store.AssetRef, seq int64, err error) {
+	r = &store.AssetRef{}
 	var created, updated, accessed, assetCreated int64
-	err := row.Scan(&r.ID, &r.Name, &r.OwnerID, &r.FilePath, &r.MtimeNS, &r.IsMissing, &r.PreviewID,
+	err = row.Scan(&seq, &r.ID, &r.Name, &r.OwnerID, &r.FilePath, &r.MtimeNS, &r.IsMissing, &r.PreviewID,
 		(*[]byte)(&r.UserMetadata), (*[]byte)(&r.SystemMetadata), &r.JobID, &created, &updated, &accessed,
 		&r.Asset.ID, &r.Asset.Hash, &r.Asset.Size, &r.Asset.MimeType, &assetCreated)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	r.CreatedAt, r.UpdatedAt, r.LastAccessTime = fromMicros(created), fromMicros(updated), fromMicros(accessed)
 	r.Asset.CreatedAt = fromMicros(assetCreated)
-	return &r, nil
+	return r, seq, nil
 }
 
 // refs runs a query selecting refColumns and fills in each reference's tags.
@@ -56,20 +57,40 @@ func (t txn) refs(query string, args ...any) ([]*store.AssetRef, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*store.AssetRef
+	out := []*store.AssetRef{}
+	bySeq := map[int64]*store.AssetRef{}
+	var seqs []int64
 	for rows.Next() {
-		r, err := scanRef(rows)
+		r, seq, err := scanRef(rows)
 		if err != nil {
 			rows.Close()
 			return nil, err
 		}
+		r.Tags = []string{}
 		out = append(out, r)
+		bySeq[seq] = r
+		seqs = append(seqs, seq)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := rows.Err(); err != nil || len(seqs) == 0 {
+		return out, err
+	}
+	list, _ := json.Marshal(seqs)
+	rows, err = t.query(`SELECT ref, tag FROM asset_ref_tags
+		WHERE ref IN (SELECT value FROM json_each(?)) ORDER BY ref, tag`, list)
+	if err != nil {
 		return nil, err
 	}
-	return out, t.fillTags(out)
+	defer rows.Close()
+	for rows.Next() {
+		var seq int64
+		var tag string
+		if err := rows.Scan(&seq, &tag); err != nil {
+			return nil, err
+		}
+		bySeq[seq].Tags = append(bySeq[seq].Tags, tag)
+	}
+	return out, rows.Err()
 }
 
 // ref returns the one reference a query selects; ErrNotFound if none.
@@ -82,35 +103,6 @@ func (t txn) ref(query string, args ...any) (*store.AssetRef, error) {
 		return nil, store.ErrNotFound
 	}
 	return refs[0], nil
-}
-
-// fillTags sets the (sorted) tags of refs with one query.
-func (t txn) fillTags(refs []*store.AssetRef) error {
-	if len(refs) == 0 {
-		return nil
-	}
-	ids := make([]string, len(refs))
-	byID := make(map[string]*store.AssetRef, len(refs))
-	for i, r := range refs {
-		ids[i] = r.ID
-		byID[r.ID] = r
-		r.Tags = []string{}
-	}
-	list, _ := json.Marshal(ids)
-	rows, err := t.query(`SELECT ref_id, tag FROM asset_ref_tags
-		WHERE ref_id IN (SELECT value FROM json_each(?)) ORDER BY ref_id, tag`, list)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, tag string
-		if err := rows.Scan(&id, &tag); err != nil {
-			return err
-		}
-		byID[id].Tags = append(byID[id].Tags, tag)
-	}
-	return rows.Err()
 }
 
 // AssetByHash implements store.AssetStore.
@@ -166,66 +158,75 @@ func (db *DB) PutRef(ctx context.Context, n store.NewRef) (*store.AssetRef, bool
 				n.PreviewID = ""
 			}
 		}
-		id, err := t.putRef(a, n)
+		seq, err := t.putRef(a, n)
 		if err != nil {
 			return err
 		}
-		if err := t.addTags(id, n.Tags, n.TagOrigin, n.Time); err != nil {
+		if err := t.addTags(seq, n.Tags, n.TagOrigin, n.Time); err != nil {
 			return err
 		}
-		if err := t.project(id); err != nil {
+		if err := t.project(seq); err != nil {
 			return err
 		}
-		ref, err = t.ref(selectRefs+` WHERE r.id = ?`, id)
+		ref, err = t.ref(selectRefs+` WHERE r.seq = ?`, seq)
 		return err
 	})
 	return ref, created, err
 }
 
-// putRef inserts the reference, or updates the file's one, and returns its id.
-func (t txn) putRef(a *store.Asset, n store.NewRef) (string, error) {
+// putRef inserts the reference, or updates the file's one, and returns its seq.
+func (t txn) putRef(a *store.Asset, n store.NewRef) (int64, error) {
 	if n.FilePath != "" {
-		var id string
+		var seq int64
 		var oldUser, oldSystem []byte
-		err := t.scanRow(`SELECT id, user_metadata, system_metadata FROM asset_refs WHERE file_path = ?`,
-			[]any{n.FilePath}, &id, &oldUser, &oldSystem)
+		err := t.scanRow(`SELECT seq, user_metadata, system_metadata FROM asset_refs WHERE file_path = ?`,
+			[]any{n.FilePath}, &seq, &oldUser, &oldSystem)
 		if err == nil {
-			user, err := mergeObjects(oldUser, n.UserMetadata)
-			if err != nil {
-				return "", err
-			}
-			system, err := mergeObjects(oldSystem, n.SystemMetadata)
-			if err != nil {
-				return "", err
-			}
-			_, err = t.exec(`UPDATE asset_refs SET asset_id = ?, size = ?, mtime_ns = ?, is_missing = 0,
-				deleted_at = NULL, job_id = coalesce(?, job_id), preview_id = coalesce(?, preview_id),
-				user_metadata = ?, system_metadata = ?, updated_at = ? WHERE id = ?`,
-				a.ID, a.Size, n.MtimeNS, nullable(n.JobID), nullable(n.PreviewID),
-				[]byte(user), nullableJSON(system), micros(n.Time), id)
-			if err != nil {
-				return "", err
-			}
-			_, err = t.exec(`DELETE FROM asset_ref_tags WHERE ref_id = ? AND tag = 'missing'`, id)
-			return id, err
+			return seq, t.updateFileRef(seq, a, n, oldUser, oldSystem)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return "", err
+			return 0, err
 		}
 	}
-	id := uuid.NewString()
 	now := micros(n.Time)
-	_, err := t.exec(`INSERT INTO asset_refs (id, asset_id, name, name_folded, owner_id, file_path, mtime_ns,
+	var mtime any
+	if n.FilePath != "" {
+		mtime = n.MtimeNS
+	}
+	var seq int64
+	err := t.scanRow(`INSERT INTO asset_refs (id, asset_id, name, name_folded, owner_id, file_path, mtime_ns,
 		preview_id, user_metadata, system_metadata, job_id, size, created_at, updated_at, last_access_time)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, a.ID, n.Name, strings.ToLower(n.Name), n.OwnerID, nullable(n.FilePath), nullableInt(n.FilePath, n.MtimeNS),
-		nullable(n.PreviewID), []byte(orEmptyObject(n.UserMetadata)), nullableJSON(n.SystemMetadata), nullable(n.JobID), a.Size,
-		now, now, now)
-	return id, err
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		[]any{uuid.NewString(), a.ID, n.Name, strings.ToLower(n.Name), n.OwnerID, nullable(n.FilePath), mtime,
+			nullable(n.PreviewID), []byte(orEmptyObject(n.UserMetadata)), nullableJSON(n.SystemMetadata),
+			nullable(n.JobID), a.Size, now, now, now},
+		&seq)
+	return seq, err
+}
+
+// updateFileRef points a file's reference at new content (see store.NewRef).
+func (t txn) updateFileRef(seq int64, a *store.Asset, n store.NewRef, oldUser, oldSystem []byte) error {
+	user, err := mergeObjects(oldUser, n.UserMetadata)
+	if err != nil {
+		return err
+	}
+	system, err := mergeObjects(oldSystem, n.SystemMetadata)
+	if err != nil {
+		return err
+	}
+	if _, err := t.exec(`UPDATE asset_refs SET asset_id = ?, size = ?, mtime_ns = ?, is_missing = 0,
+		deleted_at = NULL, job_id = coalesce(?, job_id), preview_id = coalesce(?, preview_id),
+		user_metadata = ?, system_metadata = ?, updated_at = ? WHERE seq = ?`,
+		a.ID, a.Size, n.MtimeNS, nullable(n.JobID), nullable(n.PreviewID),
+		[]byte(user), nullableJSON(system), micros(n.Time), seq); err != nil {
+		return err
+	}
+	_, err = t.exec(`DELETE FROM asset_ref_tags WHERE ref = ? AND tag = 'missing'`, seq)
+	return err
 }
 
 // mergeObjects returns the JSON object old with the keys of add set (new
-// keys last, as a Python dict update); nil when both are empty.
+// keys last, as a Python dict update).
 func mergeObjects(old, add []byte) (json.RawMessage, error) {
 	if len(add) == 0 {
 		return old, nil
@@ -248,33 +249,33 @@ func mergeObjects(old, add []byte) (json.RawMessage, error) {
 }
 
 // project rebuilds a reference's metadata projection (asset_ref_meta).
-func (t txn) project(id string) error {
+func (t txn) project(seq int64) error {
 	var user, system []byte
-	if err := t.scanRow(`SELECT user_metadata, system_metadata FROM asset_refs WHERE id = ?`,
-		[]any{id}, &user, &system); err != nil {
+	if err := t.scanRow(`SELECT user_metadata, system_metadata FROM asset_refs WHERE seq = ?`,
+		[]any{seq}, &user, &system); err != nil {
 		return err
 	}
 	rows, err := store.MetaRows(system, user)
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(`DELETE FROM asset_ref_meta WHERE ref_id = ?`, id); err != nil {
+	if _, err := t.exec(`DELETE FROM asset_ref_meta WHERE ref = ?`, seq); err != nil {
 		return err
 	}
 	for _, m := range rows {
-		var str, num, boolean, js any
+		vals := [4]any{} // val_str, val_num, val_bool, val_json
 		switch v := m.Value.(type) {
 		case string:
-			str = v
+			vals[0] = v
 		case float64:
-			num = v
+			vals[1] = v
 		case bool:
-			boolean = v
+			vals[2] = v
 		case json.RawMessage:
-			js = string(v)
+			vals[3] = string(v)
 		}
-		if _, err := t.exec(`INSERT INTO asset_ref_meta (ref_id, key, ordinal, val_str, val_num, val_bool, val_json)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, m.Key, m.Ordinal, str, num, boolean, js); err != nil {
+		if _, err := t.exec(`INSERT INTO asset_ref_meta (ref, key, ordinal, val_str, val_num, val_bool, val_json)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, seq, m.Key, m.Ordinal, vals[0], vals[1], vals[2], vals[3]); err != nil {
 			return err
 		}
 	}
@@ -311,13 +312,12 @@ func (db *DB) RefsOf(ctx context.Context, assetID string) ([]*store.AssetRef, er
 	return refs, err
 }
 
-// sortIndex is a listing key's column and its index.
+// sortIndex is a listing key's column and its partial index (column, id).
 type sortIndex struct{ column, index string }
 
-// sortIndexes are the listing keys' columns and their partial indexes
-// (column, id). A page names its index: without statistics the planner
-// would rather take asset_refs_owner for its owner_id equality and then
-// sort every match.
+// sortIndexes are the listing keys' indexes. A page names its index:
+// without statistics the planner would rather take asset_refs_owner for
+// its owner_id equality, and then sort every match.
 var sortIndexes = map[store.AssetSort]sortIndex{
 	store.SortName:           {"r.name", "asset_refs_name"},
 	store.SortAssetCreated:   {"r.created_at", "asset_refs_created"},
@@ -346,16 +346,17 @@ func (db *DB) ListRefs(ctx context.Context, q store.AssetQuery) ([]*store.AssetR
 		if total, err = t.count(p); err != nil {
 			return err
 		}
-		refs, err = t.page(p, q, sort)
+		query, args := p.pageSQL(q, sort)
+		refs, err = t.refs(query, args...)
 		return err
 	})
 	return refs, total, err
 }
 
 // A refPlan is how the references matching a filter are found. Without
-// statistics SQLite's planner can't tell a tag carried by half of the
-// references from one carried by ten, so the store decides from its
-// counters: a rare include tag drives the query from its index.
+// statistics SQLite's planner can't tell a tag half of the references
+// carry from one that ten carry, so the store decides from its counters:
+// the rarest include tag may drive the query from its index.
 type refPlan struct {
 	f     store.AssetFilter
 	empty bool // an include tag no reference carries: nothing matches
@@ -394,20 +395,20 @@ func (t txn) plan(f store.AssetFilter) (refPlan, error) {
 	}
 	p.live = counts[""]
 	for _, tag := range tags {
-		// The "missing" counter also counts missing references, so it
-		// bounds the matches rather than giving them.
 		if n := counts[tag]; p.driver == "" || n < p.n {
 			p.driver, p.n = tag, n
 		}
 	}
 	p.empty = p.live == 0 || p.driver != "" && p.n == 0
+	// The "missing" counter also counts missing references, which
+	// listings leave out: it bounds the matches rather than giving them.
 	p.counted = f.NameContains == "" && len(f.Metadata) == 0 && len(f.ExcludeTags) == 0 && len(tags) <= 1 &&
 		p.driver != "missing"
 	return p, nil
 }
 
-// count returns the number of matches: from the counters, by walking the
-// driver tag's index, or by scanning the narrow asset_refs_owner index.
+// count returns the number of matches: from the counters, from the driver
+// tag's index, or by scanning the narrow asset_refs_owner index.
 func (t txn) count(p refPlan) (int, error) {
 	switch {
 	case p.counted && p.driver == "":
@@ -423,7 +424,7 @@ func (t txn) count(p refPlan) (int, error) {
 
 // drivenFrom reads the references carrying a tag, from the tag's index.
 // CROSS JOIN keeps d the outer loop.
-const drivenFrom = `FROM asset_ref_tags d CROSS JOIN asset_refs r ON r.id = d.ref_id`
+const drivenFrom = `FROM asset_ref_tags d CROSS JOIN asset_refs r ON r.seq = d.ref`
 
 // driven returns the WHERE condition of the matches under drivenFrom.
 func (p refPlan) driven() (string, []any) {
@@ -442,17 +443,9 @@ func (p refPlan) matches() (string, []any) {
 	return `FROM asset_refs r INDEXED BY asset_refs_owner WHERE ` + where, args
 }
 
-// page returns one page of the matches. It walks the sort key's index in
-// order, stopping after the page, unless the driver tag is rare enough
-// that sorting its references costs less than the rows the walk would
-// skip: about (offset+limit) × live / n of them, against n.
-func (t txn) page(p refPlan, q store.AssetQuery, sort sortIndex) ([]*store.AssetRef, error) {
-	query, args := p.pageSQL(q, sort)
-	return t.refs(query, args...)
-}
-
-// pageSQL returns the query of a page and its arguments; the plan is
-// driven when p.drives(q).
+// pageSQL returns the query of one page of the matches and its arguments.
+// The page walks the sort key's index in order and stops after it, unless
+// p.drives(q).
 func (p refPlan) pageSQL(q store.AssetQuery, sort sortIndex) (string, []any) {
 	dir, cmp := "ASC", ">"
 	if q.Desc {
@@ -481,7 +474,9 @@ func (p refPlan) pageSQL(q store.AssetQuery, sort sortIndex) (string, []any) {
 	return query, args
 }
 
-// drives reports whether a page of q is read from the driver tag.
+// drives reports whether a page of q is read from the driver tag's
+// references and sorted: when there are fewer of them than the rows a walk
+// of the sort index would skip, about (offset+limit) × live / n.
 func (p refPlan) drives(q store.AssetQuery) bool {
 	return p.driver != "" && p.n*p.n < (q.Offset+q.Limit)*p.live
 }
@@ -504,7 +499,7 @@ func keyValue(s store.AssetSort, k store.AssetKey) any {
 // For a page (count false) the tag and metadata conditions are correlated
 // EXISTS probes: the page walks a sort index and stops after LIMIT rows.
 // For a total (count true) they are IN sets built once per query, which
-// costs a third of a probe per row when every row must be seen.
+// costs about a third of a probe per row when every row must be seen.
 func filterSQL(f store.AssetFilter, count bool) (string, []any) {
 	conds := []string{live, visible}
 	args := []any{f.Owner}
@@ -516,9 +511,9 @@ func filterSQL(f store.AssetFilter, count bool) (string, []any) {
 			neg = "NOT "
 		}
 		if count {
-			return "r.id " + neg + "IN (SELECT x.ref_id FROM " + table + " x WHERE " + cond + ")"
+			return "r.seq " + neg + "IN (SELECT x.ref FROM " + table + " x WHERE " + cond + ")"
 		}
-		return neg + "EXISTS (SELECT 1 FROM " + table + " x WHERE x.ref_id = r.id AND " + cond + ")"
+		return neg + "EXISTS (SELECT 1 FROM " + table + " x WHERE x.ref = r.seq AND " + cond + ")"
 	}
 	if f.NameContains != "" {
 		conds = append(conds, `instr(r.name_folded, ?) > 0`)
@@ -566,33 +561,35 @@ func metaColumn(v any) (string, any) {
 	return "", nil
 }
 
-// ownerCheck returns the owner of a live reference: ErrNotFound when there
-// is none, ErrForbidden when it is another user's.
-func (t txn) ownerCheck(id, owner string) error {
+// writable returns the seq of a reference that is not deleted:
+// ErrNotFound when there is none, ErrForbidden when it is another user's.
+func (t txn) writable(id, owner string) (int64, error) {
+	var seq int64
 	var refOwner string
-	err := t.scanRow(`SELECT owner_id FROM asset_refs WHERE id = ? AND deleted_at IS NULL`, []any{id}, &refOwner)
+	err := t.scanRow(`SELECT seq, owner_id FROM asset_refs WHERE id = ? AND deleted_at IS NULL`, []any{id}, &seq, &refOwner)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return store.ErrNotFound
+		return 0, store.ErrNotFound
 	case err != nil:
-		return err
+		return 0, err
 	case refOwner != "" && refOwner != owner:
-		return store.ErrForbidden
+		return 0, store.ErrForbidden
 	}
-	return nil
+	return seq, nil
 }
 
 // UpdateRef implements store.AssetStore.
 func (db *DB) UpdateRef(ctx context.Context, id, owner string, u store.RefUpdate) (*store.AssetRef, error) {
 	var ref *store.AssetRef
 	err := db.write(ctx, func(t txn) error {
-		if err := t.ownerCheck(id, owner); err != nil {
+		seq, err := t.writable(id, owner)
+		if err != nil {
 			return err
 		}
 		now := micros(u.Time)
 		if u.Name != nil {
 			if _, err := t.exec(`UPDATE asset_refs SET name = ?, name_folded = ?, updated_at = ?
-				WHERE id = ? AND name <> ?`, *u.Name, strings.ToLower(*u.Name), now, id, *u.Name); err != nil {
+				WHERE seq = ? AND name <> ?`, *u.Name, strings.ToLower(*u.Name), now, seq, *u.Name); err != nil {
 				return err
 			}
 		}
@@ -604,22 +601,21 @@ func (db *DB) UpdateRef(ctx context.Context, id, owner string, u store.RefUpdate
 			if !ok {
 				return store.ErrPreviewNotFound
 			}
-			if _, err := t.exec(`UPDATE asset_refs SET preview_id = ?, updated_at = ? WHERE id = ?`,
-				*u.PreviewID, now, id); err != nil {
+			if _, err := t.exec(`UPDATE asset_refs SET preview_id = ?, updated_at = ? WHERE seq = ?`,
+				*u.PreviewID, now, seq); err != nil {
 				return err
 			}
 		}
 		if u.UserMetadata != nil {
-			if _, err := t.exec(`UPDATE asset_refs SET user_metadata = ?, updated_at = ? WHERE id = ?`,
-				[]byte(u.UserMetadata), now, id); err != nil {
+			if _, err := t.exec(`UPDATE asset_refs SET user_metadata = ?, updated_at = ? WHERE seq = ?`,
+				[]byte(u.UserMetadata), now, seq); err != nil {
 				return err
 			}
-			if err := t.project(id); err != nil {
+			if err := t.project(seq); err != nil {
 				return err
 			}
 		}
-		var err error
-		ref, err = t.ref(selectRefs+` WHERE r.id = ?`, id)
+		ref, err = t.ref(selectRefs+` WHERE r.seq = ?`, seq)
 		return err
 	})
 	return ref, err
@@ -628,8 +624,8 @@ func (db *DB) UpdateRef(ctx context.Context, id, owner string, u store.RefUpdate
 // DeleteRef implements store.AssetStore.
 func (db *DB) DeleteRef(ctx context.Context, id, owner string, at time.Time) error {
 	return db.write(ctx, func(t txn) error {
-		n, err := t.exec(`UPDATE asset_refs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL AND owner_id IN ('', ?)`,
-			micros(at), id, owner)
+		n, err := t.exec(`UPDATE asset_refs SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL
+			AND owner_id IN ('', ?)`, micros(at), id, owner)
 		if err == nil && n == 0 {
 			err = store.ErrNotFound
 		}
@@ -648,30 +644,31 @@ func (db *DB) TouchRef(ctx context.Context, id string, at time.Time) error {
 
 // AddTags implements store.AssetStore.
 func (db *DB) AddTags(ctx context.Context, id, owner string, tags []string, origin string, at time.Time) (store.TagChange, error) {
-	return db.changeTags(ctx, id, owner, tags, func(t txn, todo []string) error {
-		return t.addTags(id, todo, origin, at)
-	}, false)
+	return db.changeTags(ctx, id, owner, tags, false, func(t txn, seq int64, todo []string) error {
+		return t.addTags(seq, todo, origin, at)
+	})
 }
 
 // RemoveTags implements store.AssetStore.
 func (db *DB) RemoveTags(ctx context.Context, id, owner string, tags []string) (store.TagChange, error) {
-	return db.changeTags(ctx, id, owner, tags, func(t txn, todo []string) error {
+	return db.changeTags(ctx, id, owner, tags, true, func(t txn, seq int64, todo []string) error {
 		list, _ := json.Marshal(todo)
-		_, err := t.exec(`DELETE FROM asset_ref_tags WHERE ref_id = ? AND tag IN (SELECT value FROM json_each(?))`, id, list)
+		_, err := t.exec(`DELETE FROM asset_ref_tags WHERE ref = ? AND tag IN (SELECT value FROM json_each(?))`, seq, list)
 		return err
-	}, true)
+	})
 }
 
-// changeTags applies change to the tags that are absent (present, when
-// removing) from the reference and reports what changed.
-func (db *DB) changeTags(ctx context.Context, id, owner string, tags []string,
-	change func(txn, []string) error, removing bool) (store.TagChange, error) {
+// changeTags applies change to the given tags the reference lacks (has,
+// when removing) and reports what changed.
+func (db *DB) changeTags(ctx context.Context, id, owner string, tags []string, removing bool,
+	change func(t txn, seq int64, todo []string) error) (store.TagChange, error) {
 	var c store.TagChange
 	err := db.write(ctx, func(t txn) error {
-		if err := t.ownerCheck(id, owner); err != nil {
+		seq, err := t.writable(id, owner)
+		if err != nil {
 			return err
 		}
-		before, err := t.tagsOf(id)
+		before, err := t.tagsOf(seq)
 		if err != nil {
 			return err
 		}
@@ -684,20 +681,20 @@ func (db *DB) changeTags(ctx context.Context, id, owner string, tags []string,
 			}
 		}
 		if len(c.Changed) > 0 {
-			if err := change(t, c.Changed); err != nil {
+			if err := change(t, seq, c.Changed); err != nil {
 				return err
 			}
 		}
 		slices.Sort(c.Changed)
 		slices.Sort(c.Unchanged)
-		c.Tags, err = t.tagsOf(id)
+		c.Tags, err = t.tagsOf(seq)
 		return err
 	})
 	return c, err
 }
 
-func (t txn) tagsOf(id string) ([]string, error) {
-	rows, err := t.query(`SELECT tag FROM asset_ref_tags WHERE ref_id = ? ORDER BY tag`, id)
+func (t txn) tagsOf(seq int64) ([]string, error) {
+	rows, err := t.query(`SELECT tag FROM asset_ref_tags WHERE ref = ? ORDER BY tag`, seq)
 	if err != nil {
 		return nil, err
 	}
@@ -714,7 +711,7 @@ func (t txn) tagsOf(id string) ([]string, error) {
 }
 
 // addTags creates the tags that are new and adds them to the reference.
-func (t txn) addTags(id string, tags []string, origin string, at time.Time) error {
+func (t txn) addTags(seq int64, tags []string, origin string, at time.Time) error {
 	if len(tags) == 0 {
 		return nil
 	}
@@ -725,8 +722,8 @@ func (t txn) addTags(id string, tags []string, origin string, at time.Time) erro
 	if _, err := t.exec(`INSERT OR IGNORE INTO tags (name) SELECT value FROM json_each(?)`, list); err != nil {
 		return err
 	}
-	_, err := t.exec(`INSERT OR IGNORE INTO asset_ref_tags (ref_id, tag, origin, added_at)
-		SELECT ?, value, ?, ? FROM json_each(?)`, id, origin, micros(at), list)
+	_, err := t.exec(`INSERT OR IGNORE INTO asset_ref_tags (ref, tag, origin, added_at)
+		SELECT ?, value, ?, ? FROM json_each(?)`, seq, origin, micros(at), list)
 	return err
 }
 
@@ -786,7 +783,7 @@ func (db *DB) TagHistogram(ctx context.Context, f store.AssetFilter, limit int) 
 		}
 		matches, args := p.matches()
 		rows, err := t.query(`SELECT t.tag, count(*) AS n FROM asset_ref_tags t
-			WHERE t.ref_id IN (SELECT r.id `+matches+`)
+			WHERE t.ref IN (SELECT r.seq `+matches+`)
 			GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT ?`, append(args, limit)...)
 		if err != nil {
 			return err
@@ -799,29 +796,32 @@ func (db *DB) TagHistogram(ctx context.Context, f store.AssetFilter, limit int) 
 
 // MarkMissing implements store.AssetStore.
 func (db *DB) MarkMissing(ctx context.Context, dir string, present []string, at time.Time) (int, error) {
-	prefix := strings.TrimSuffix(dir, "/") + "/"
-	list, _ := json.Marshal(nonNilStrings(present))
+	// file_path is under dir: a range on its unique index ('0' is the
+	// character after '/').
+	dir = strings.TrimSuffix(dir, "/")
+	const under = `file_path > ? AND file_path < ?`
+	lo, hi := dir+"/", dir+"0"
+	if present == nil {
+		present = []string{}
+	}
+	list, _ := json.Marshal(present)
 	var n int
 	err := db.write(ctx, func(t txn) error {
-		// file_path is under dir: a range on the unique index, '0' being
-		// the character after '/'.
-		const under = `file_path > ? AND file_path < ?`
-		end := strings.TrimSuffix(prefix, "/") + "0"
-		gone := `deleted_at IS NULL AND ` + under + ` AND file_path NOT IN (SELECT value FROM json_each(?))`
-		if _, err := t.exec(`INSERT OR IGNORE INTO asset_ref_tags (ref_id, tag, origin, added_at)
-			SELECT id, 'missing', 'automatic', ? FROM asset_refs WHERE is_missing = 0 AND `+gone,
-			micros(at), prefix, end, list); err != nil {
+		gone := `deleted_at IS NULL AND is_missing = 0 AND ` + under +
+			` AND file_path NOT IN (SELECT value FROM json_each(?))`
+		if _, err := t.exec(`INSERT OR IGNORE INTO asset_ref_tags (ref, tag, origin, added_at)
+			SELECT seq, 'missing', 'automatic', ? FROM asset_refs WHERE `+gone, micros(at), lo, hi, list); err != nil {
 			return err
 		}
 		var err error
-		if n, err = t.exec(`UPDATE asset_refs SET is_missing = 1 WHERE is_missing = 0 AND `+gone, prefix, end, list); err != nil {
+		if n, err = t.exec(`UPDATE asset_refs SET is_missing = 1 WHERE `+gone, lo, hi, list); err != nil {
 			return err
 		}
-		back := `SELECT id FROM asset_refs WHERE is_missing = 1 AND file_path IN (SELECT value FROM json_each(?))`
-		if _, err := t.exec(`DELETE FROM asset_ref_tags WHERE tag = 'missing' AND ref_id IN (`+back+`)`, list); err != nil {
+		back := `SELECT seq FROM asset_refs WHERE is_missing = 1 AND file_path IN (SELECT value FROM json_each(?))`
+		if _, err := t.exec(`DELETE FROM asset_ref_tags WHERE tag = 'missing' AND ref IN (`+back+`)`, list); err != nil {
 			return err
 		}
-		_, err = t.exec(`UPDATE asset_refs SET is_missing = 0 WHERE id IN (`+back+`)`, list)
+		_, err = t.exec(`UPDATE asset_refs SET is_missing = 0 WHERE seq IN (`+back+`)`, list)
 		return err
 	})
 	return n, err
@@ -845,14 +845,6 @@ func nullable(s string) any {
 	return s
 }
 
-// nullableInt binds v, or NULL when key is "" (a file's mtime without a file).
-func nullableInt(key string, v int64) any {
-	if key == "" {
-		return nil
-	}
-	return v
-}
-
 // nullableJSON binds empty JSON as NULL.
 func nullableJSON(b []byte) any {
 	if len(b) == 0 {
@@ -867,11 +859,4 @@ func orEmptyObject(b json.RawMessage) json.RawMessage {
 		return json.RawMessage(`{}`)
 	}
 	return b
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

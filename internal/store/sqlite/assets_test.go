@@ -77,10 +77,11 @@ func fillAssets(tb testing.TB, db *DB, n int) {
 				if i%10 == 3 {
 					owner = "default"
 				}
-				if _, err := t.exec(`INSERT INTO asset_refs (id, asset_id, name, name_folded, owner_id, user_metadata,
+				var seq int64
+				if err := t.scanRow(`INSERT INTO asset_refs (id, asset_id, name, name_folded, owner_id, user_metadata,
 					system_metadata, size, created_at, updated_at, last_access_time)
-					VALUES (?, ?, ?, ?, ?, ?, '{"kind": "image", "width": 512, "height": 512}', ?, ?, ?, ?)`,
-					refID, assetID, name, strings.ToLower(name), owner, meta, size, created, created, created); err != nil {
+					VALUES (?, ?, ?, ?, ?, ?, '{"kind": "image", "width": 512, "height": 512}', ?, ?, ?, ?) RETURNING seq`,
+					[]any{refID, assetID, name, strings.ToLower(name), owner, meta, size, created, created, created}, &seq); err != nil {
 					return err
 				}
 				tags := []string{"input"}
@@ -93,10 +94,10 @@ func fillAssets(tb testing.TB, db *DB, n int) {
 				if i%100 == 0 {
 					tags = append(tags, "rare")
 				}
-				if err := t.addTags(refID, tags, "automatic", base); err != nil {
+				if err := t.addTags(seq, tags, "automatic", base); err != nil {
 					return err
 				}
-				if err := t.project(refID); err != nil {
+				if err := t.project(seq); err != nil {
 					return err
 				}
 			}
@@ -217,7 +218,7 @@ func TestMetaProjection(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows, err := db.r.db.QueryContext(t.Context(), `SELECT key, ordinal, coalesce(val_str, val_num, val_bool, val_json)
-		FROM asset_ref_meta WHERE ref_id = ? ORDER BY key, ordinal`, r.ID)
+		FROM asset_ref_meta m JOIN asset_refs r ON r.seq = m.ref WHERE r.id = ? ORDER BY key, ordinal`, r.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,8 @@ func TestScratchRare(t *testing.T) {
 			n, _ := tx.count(pl)
 			d2 := time.Since(s)
 			s = time.Now()
-			r, _ := tx.page(pl, c.q, sortIndexes[cmp.Or(c.q.Sort, "created_at")])
+			qq, aa := pl.pageSQL(c.q, sortIndexes[cmp.Or(c.q.Sort, "created_at")])
+			r, _ := tx.refs(qq, aa...)
 			d3 := time.Since(s)
 			fmt.Println(c.name, "plan", d1, "count", d2, n, "page", d3, len(r), pl.drives(c.q))
 			return nil
