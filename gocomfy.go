@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gocomfy/gocomfy/internal/event"
@@ -33,6 +34,7 @@ import (
 	"github.com/gocomfy/gocomfy/internal/queue"
 	"github.com/gocomfy/gocomfy/internal/server"
 	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/internal/store/postgres"
 	"github.com/gocomfy/gocomfy/internal/store/sqlite"
 	"github.com/gocomfy/gocomfy/internal/userdata"
 	"github.com/gocomfy/gocomfy/internal/web"
@@ -68,7 +70,8 @@ type Config struct {
 	ExtraModelPaths []string
 
 	// DatabaseURL selects the store: "" or sqlite:PATH (default:
-	// user/gocomfy.db).
+	// user/gocomfy.db), or postgres://... (PostgreSQL, for several
+	// instances sharing one queue).
 	DatabaseURL string
 
 	Cache           CacheMode
@@ -306,15 +309,16 @@ func (a *App) url(ln net.Listener) string {
 }
 
 func (a *App) openStore(ctx context.Context, userDir string) (store.Store, error) {
-	path := filepath.Join(userDir, "gocomfy.db")
 	switch u := a.cfg.DatabaseURL; {
 	case u == "":
-	case len(u) > len("sqlite:") && u[:len("sqlite:")] == "sqlite:":
-		path = u[len("sqlite:"):]
-	default:
-		return nil, fmt.Errorf("unsupported database URL %q (only sqlite:PATH so far)", u)
+		return sqlite.Open(ctx, filepath.Join(userDir, "gocomfy.db"))
+	case strings.HasPrefix(u, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(u, "sqlite:"))
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		return postgres.Open(ctx, u)
 	}
-	return sqlite.Open(ctx, path)
+	// The URL is not in the message: it may hold a password.
+	return nil, errors.New("unsupported database URL (want sqlite:PATH or postgres://...)")
 }
 
 func cacheMode(m CacheMode) executor.CacheMode {

@@ -41,7 +41,7 @@ var flagDefs = []flagDef{
 	{name: "disable-metadata", kind: argBool, help: "do not write the prompt and workflow into saved images"},
 	{name: "verbose", kind: argOptional, implied: "DEBUG", help: "log level: DEBUG, INFO, WARNING, ERROR (without a value: DEBUG)"},
 	{name: "log-json", kind: argBool, help: "write logs as JSON lines"},
-	{name: "database-url", kind: argOne, help: "store: sqlite:PATH; default user/gocomfy.db"},
+	{name: "database-url", kind: argOne, help: "store: sqlite:PATH (default user/gocomfy.db) or postgres://..."},
 	{name: "db", kind: argOne, help: "same as --database-url"},
 	{name: "max-history", kind: argOne, help: "finished prompts kept in the history; default 100000"},
 	{name: "max-queue", kind: argOne, help: "pending prompts accepted before POST /prompt answers 429; default no bound"},

@@ -89,10 +89,9 @@ func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
 }
 
 // claimSQL starts the first job of the queue, leased to its worker for
-// Lease ms from its start. SKIP LOCKED passes over the
-// jobs other claimers are taking, and the row lock, taken on the newest
-// version of the row with status = 'pending' checked again, is what makes
-// each job start once.
+// Lease ms from its start. SKIP LOCKED passes over the jobs other claimers
+// are taking, and the row lock, taken on the newest version of the row
+// with status = 'pending' checked again, is what makes each job start once.
 const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = $1, start_time = $2,
 	lease_until = $2::bigint + $3::bigint, seq = nextval('jobs_seq')
 	WHERE id = (SELECT id FROM jobs WHERE status = 'pending' ORDER BY number, id

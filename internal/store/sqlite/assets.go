@@ -356,24 +356,29 @@ func (db *DB) ListRefs(ctx context.Context, q store.AssetQuery) ([]*store.AssetR
 // A refPlan is how the references matching a filter are found. Without
 // statistics SQLite's planner can't tell a tag half of the references
 // carry from one that ten carry, so the store decides from its counters:
-// the rarest include tag may drive the query from its index.
+// the rarest include tag may drive the query from its index, and a total
+// may be a counter less the few references an exclude tag removes (the
+// frontend always excludes "missing").
 type refPlan struct {
 	f     store.AssetFilter
 	empty bool // an include tag no reference carries: nothing matches
 	// live is the number of live references the owner sees; driver is
-	// the include tag with the fewest references (n), if any.
-	live   int
-	driver string
-	n      int
-	// counted is set when the counters give the total.
+	// the include tag with the fewest references (n), if any; excluded
+	// is the number of references carrying the exclude tags, at most.
+	live     int
+	driver   string
+	n        int
+	excluded int
+	// counted is set when a counter less the excluded matches gives the
+	// total: no name or metadata condition, at most one include tag.
 	counted bool
 }
 
-// plan reads the counters of the filter's include tags.
+// plan reads the counters of the filter's tags.
 func (t txn) plan(f store.AssetFilter) (refPlan, error) {
 	p := refPlan{f: f}
 	tags := slices.Compact(slices.Sorted(slices.Values(f.IncludeTags)))
-	list, _ := json.Marshal(append([]string{""}, tags...))
+	list, _ := json.Marshal(slices.Concat([]string{""}, tags, f.ExcludeTags))
 	rows, err := t.query(`SELECT tag, sum(n) FROM asset_counts WHERE owner_id IN ('', ?)
 		AND tag IN (SELECT value FROM json_each(?)) GROUP BY tag`, f.Owner, list)
 	if err != nil {
@@ -399,27 +404,50 @@ func (t txn) plan(f store.AssetFilter) (refPlan, error) {
 			p.driver, p.n = tag, n
 		}
 	}
+	for _, tag := range slices.Compact(slices.Sorted(slices.Values(f.ExcludeTags))) {
+		p.excluded += counts[tag]
+	}
 	p.empty = p.live == 0 || p.driver != "" && p.n == 0
 	// The "missing" counter also counts missing references, which
 	// listings leave out: it bounds the matches rather than giving them.
-	p.counted = f.NameContains == "" && len(f.Metadata) == 0 && len(f.ExcludeTags) == 0 && len(tags) <= 1 &&
-		p.driver != "missing"
+	p.counted = f.NameContains == "" && len(f.Metadata) == 0 && len(tags) <= 1 && p.driver != "missing"
 	return p, nil
 }
 
-// count returns the number of matches: from the counters, from the driver
-// tag's index, or by scanning the narrow asset_refs_owner index.
+// count returns the number of matches: from the counters (less the
+// references an exclusion removes, found from the exclude tags' index when
+// they are fewer), from the driver tag's index, or by scanning the narrow
+// asset_refs_owner index.
 func (t txn) count(p refPlan) (int, error) {
-	switch {
-	case p.counted && p.driver == "":
-		return p.live, nil
-	case p.counted:
-		return p.n, nil
+	base := p.live
+	if p.driver != "" {
+		base = p.n
 	}
-	query, args := p.matches()
+	if p.counted && len(p.f.ExcludeTags) == 0 {
+		return base, nil
+	}
+	var query string
+	var args []any
+	subtract := p.counted && p.excluded < base
+	if subtract {
+		kept := p.f
+		kept.ExcludeTags = nil
+		where, whereArgs := filterSQL(kept, false)
+		list, _ := json.Marshal(p.f.ExcludeTags)
+		query = `FROM asset_refs r NOT INDEXED WHERE r.seq IN (SELECT x.ref FROM asset_ref_tags x
+			WHERE x.tag IN (SELECT value FROM json_each(?))) AND ` + where
+		args = append([]any{list}, whereArgs...)
+	} else {
+		query, args = p.matches()
+	}
 	var n int
-	err := t.scanRow(`SELECT count(*) `+query, args, &n)
-	return n, err
+	if err := t.scanRow(`SELECT count(*) `+query, args, &n); err != nil {
+		return 0, err
+	}
+	if subtract {
+		return base - n, nil
+	}
+	return n, nil
 }
 
 // drivenFrom reads the references carrying a tag, from the tag's index.
@@ -445,32 +473,35 @@ func (p refPlan) matches() (string, []any) {
 
 // pageSQL returns the query of one page of the matches and its arguments.
 // The page walks the sort key's index in order and stops after it, unless
-// p.drives(q).
+// p.drives(q). Only the keys of the page's rows are selected that way; the
+// rows themselves are read after, for the page alone.
 func (p refPlan) pageSQL(q store.AssetQuery, sort sortIndex) (string, []any) {
 	dir, cmp := "ASC", ">"
 	if q.Desc {
 		dir, cmp = "DESC", "<"
 	}
-	const join = ` JOIN assets a ON a.id = r.asset_id WHERE `
 	var from, where string
 	var args []any
 	if p.drives(q) {
-		from = drivenFrom + join
+		from = drivenFrom
 		where, args = p.driven()
 	} else {
-		from = `FROM asset_refs r INDEXED BY ` + sort.index + join
+		from = `FROM asset_refs r INDEXED BY ` + sort.index
 		where, args = filterSQL(p.f, false)
 	}
 	if q.After != nil {
 		where += fmt.Sprintf(" AND (%s, r.id) %s (?, ?)", sort.column, cmp)
 		args = append(args, keyValue(q.Sort, *q.After), q.After.ID)
 	}
-	query := fmt.Sprintf("SELECT %s %s%s ORDER BY %s %s, r.id %s LIMIT ?", refColumns, from, where, sort.column, dir, dir)
+	keys := fmt.Sprintf("SELECT r.seq AS seq, %s AS k, r.id AS id %s WHERE %s ORDER BY k %s, id %s LIMIT ?",
+		sort.column, from, where, dir, dir)
 	args = append(args, q.Limit)
 	if q.After == nil {
-		query += " OFFSET ?"
+		keys += " OFFSET ?"
 		args = append(args, q.Offset)
 	}
+	query := fmt.Sprintf(`SELECT %s FROM (%s) p CROSS JOIN asset_refs r ON r.seq = p.seq
+		JOIN assets a ON a.id = r.asset_id ORDER BY p.k %s, p.id %s`, refColumns, keys, dir, dir)
 	return query, args
 }
 

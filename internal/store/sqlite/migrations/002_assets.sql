@@ -44,15 +44,22 @@ CREATE TABLE asset_refs (
 
 CREATE INDEX asset_refs_asset ON asset_refs (asset_id);
 CREATE INDEX asset_refs_preview ON asset_refs (preview_id) WHERE preview_id IS NOT NULL;
-CREATE INDEX asset_refs_created ON asset_refs (created_at, id) WHERE deleted_at IS NULL AND is_missing = 0;
-CREATE INDEX asset_refs_updated ON asset_refs (updated_at, id) WHERE deleted_at IS NULL AND is_missing = 0;
-CREATE INDEX asset_refs_name ON asset_refs (name, id) WHERE deleted_at IS NULL AND is_missing = 0;
-CREATE INDEX asset_refs_size ON asset_refs (size, id) WHERE deleted_at IS NULL AND is_missing = 0;
-CREATE INDEX asset_refs_access ON asset_refs (last_access_time, id) WHERE deleted_at IS NULL AND is_missing = 0;
+-- One listing index per sort key, (key, id) with the owner, so that a page
+-- skips its offset and tests visibility and tags without reading the
+-- table. (SQLite counts an index as covering only if it holds the columns
+-- of its own WHERE too.)
+CREATE INDEX asset_refs_created ON asset_refs (created_at, id, owner_id, deleted_at, is_missing)
+    WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_updated ON asset_refs (updated_at, id, owner_id, deleted_at, is_missing)
+    WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_name ON asset_refs (name, id, owner_id, deleted_at, is_missing)
+    WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_size ON asset_refs (size, id, owner_id, deleted_at, is_missing)
+    WHERE deleted_at IS NULL AND is_missing = 0;
+CREATE INDEX asset_refs_access ON asset_refs (last_access_time, id, owner_id, deleted_at, is_missing)
+    WHERE deleted_at IS NULL AND is_missing = 0;
 -- Narrow and covering for the totals of filters the counters below can't
 -- answer (names, metadata, exclusions): a count scans it, not the table.
--- (SQLite counts an index as covering only if it holds the columns of its
--- own WHERE too.)
 CREATE INDEX asset_refs_owner ON asset_refs (owner_id, name_folded, deleted_at, is_missing)
     WHERE deleted_at IS NULL AND is_missing = 0;
 
