@@ -37,8 +37,9 @@
 // # Naming rules
 //
 // Upload.Store is POST /upload/image's "name (1).png" rule, SaveImagePath
-// is SaveImage's "prefix_00001_.png" counter, and WriteFile writes a file
-// atomically inside a root.
+// is SaveImage's "prefix_00001_.png" counter, FormatPrefix expands the
+// web frontend's %date:…% and %Node.widget% in a save prefix, and WriteFile
+// writes a file atomically inside a root.
 //
 // # Differences from ComfyUI
 //
@@ -56,4 +57,7 @@
 //     instead of being emptied with it.
 //   - "x.png[output]" (no space) is "x.png", not ComfyUI's "x.pn".
 //   - In save prefixes '\' separates folders, as on Windows.
+//   - The server expands the frontend's save prefix replacements
+//     (FormatPrefix), so that API clients get them too; ComfyUI v0.27
+//     leaves that to the frontend.
 package files

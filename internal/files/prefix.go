@@ -142,7 +142,10 @@ func formatDate(format string, now time.Time) string {
 	var b strings.Builder
 	for i := 0; i < len(format); {
 		c := format[i]
-		run := len(format[i:]) - len(strings.TrimLeft(format[i:], string(c)))
+		run := 1 // c repeated, up to the longest token
+		for run < 4 && i+run < len(format) && format[i+run] == c {
+			run++
+		}
 		var v int
 		switch c {
 		case 'd':
@@ -156,18 +159,17 @@ func formatDate(format string, now time.Time) string {
 		case 's':
 			v = now.Second()
 		case 'y':
-			k := min(run, 4)
 			year := strconv.Itoa(now.Year())
-			switch k {
+			switch run {
 			case 2:
 				// JavaScript's substring(2) of the year's text.
 				b.WriteString(year[min(2, len(year)):])
 			case 4:
 				b.WriteString(year)
 			default:
-				b.WriteString(format[i : i+k])
+				b.WriteString(format[i : i+run])
 			}
-			i += k
+			i += run
 			continue
 		default:
 			b.WriteByte(c)

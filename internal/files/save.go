@@ -41,10 +41,9 @@ func (p SavePath) Name(batch int, ext string) string {
 //
 //  1. In prefix, %width% and %height% become the image size and %year%,
 //     %month%, %day%, %hour%, %minute% and %second% the time (two digits
-//     but the year). Nothing else is substituted: %date:…% and
-//     %NodeTitle.widget% are expanded by the web frontend before it queues
-//     a prompt, so API clients that send them get them literally, as from
-//     ComfyUI v0.27.
+//     but the year). Nothing else is substituted here: %date:…% and
+//     %NodeTitle.widget% are the frontend's, which save nodes expand with
+//     FormatPrefix first.
 //  2. The prefix's folder is its part before the last '/', after cleaning
 //     (prefix "a/b/../c" is folder "a", file name "c"); the folder is
 //     created if missing. A folder outside root fails with ComfyUI's

@@ -65,7 +65,8 @@ func tempSuffix() string {
 
 // save writes each image of the batch as a PNG into folder t under
 // ComfyUI's names ("prefix_00001_.png", the counter continuing after the
-// files already there), reports them as the "images" UI output and passes
+// files already there; the prefix expanded by files.FormatPrefix against
+// the running prompt, then files.SaveImagePath), reports them as the "images" UI output and passes
 // the batch through.
 func save(ctx context.Context, c *node.Call, images *tensor.Image, prefix string, t files.Type, level int,
 	out *node.Out[*tensor.Image]) error {
@@ -79,7 +80,11 @@ func save(ctx context.Context, c *node.Call, images *tensor.Image, prefix string
 	if root == nil {
 		return fmt.Errorf("the server's %s folder is not set", t)
 	}
-	sp, err := files.SaveImagePath(root, prefix, images.W, images.H, time.Now())
+	// The frontend's replacements first, as it makes them before queueing;
+	// PreviewImage's prefix has no '%' and stays.
+	now := time.Now()
+	prefix = files.FormatPrefix(prefix, c.Prompt(), now)
+	sp, err := files.SaveImagePath(root, prefix, images.W, images.H, now)
 	if errors.Is(err, files.ErrOutside) {
 		return &node.Exception{Type: "Exception", Message: err.Error()}
 	}
