@@ -35,8 +35,8 @@ func (d *drainingStore) Claim(ctx context.Context, worker string, startTime int6
 }
 
 // Finish implements store.Store.
-func (d *drainingStore) Finish(ctx context.Context, id string, r store.Result) error {
-	err := d.Store.Finish(ctx, id, r)
+func (d *drainingStore) Finish(ctx context.Context, worker, id string, r store.Result) error {
+	err := d.Store.Finish(ctx, worker, id, r)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.claimed--

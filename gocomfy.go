@@ -224,11 +224,21 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		DisableMetadata: a.cfg.DisableMetadata, Logger: log,
 	})
 	serverID := newID()
+	// A SQLite database has one process, which claims under a fixed id, so
+	// that a restart finds the prompts that ran when it stopped and
+	// records them as failed at once. Instances sharing PostgreSQL each
+	// claim under their own id; a dead one's prompts are taken back when
+	// their lease runs out.
+	worker := "local"
+	if _, shared := st.(*postgres.DB); shared {
+		worker = serverID
+	}
+	notifier, _ := st.(store.Notifier) // wakes the queue when another instance queues
 	metrics := server.NewMetrics()
 	queueStore := &drainingStore{Store: st}
 	q, err := queue.New(ctx, queue.Config{
 		Store: queueStore, Registry: a.nodes, Executor: exec, Sink: metrics.Observe(sink, st),
-		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: serverID, Logger: log,
+		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: worker, Notifier: notifier, Logger: log,
 	})
 	if err != nil {
 		return err

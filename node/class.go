@@ -96,6 +96,10 @@ type InputDef struct {
 	choices               []any
 	choicesFunc           func() []string
 	opts                  pyjson.Object
+	// dyn is set on autogrow and dynamic combo inputs; id is a nested
+	// input's name within its declaration (Name is the dotted prompt name).
+	dyn *dynamic
+	id  string
 }
 
 // IsCombo reports whether the input is a combo (a list type, or COMBO).
@@ -174,6 +178,8 @@ type Class struct {
 	validate    ValidateFunc
 	validateOpt ValidateOptions
 	checkLazy   CheckLazyFunc
+	// dynamic: some input is an autogrow or a dynamic combo.
+	dynamic bool
 }
 
 // New declares a class. define declares inputs and outputs on s and returns
@@ -183,6 +189,10 @@ func New(info Info, define func(s *Schema) RunFunc) *Class {
 	c := &Class{Info: info}
 	s := &Schema{class: c}
 	c.run = define(s)
+	for _, d := range c.inputs {
+		d.expand()
+		c.dynamic = c.dynamic || d.dyn != nil
+	}
 	return c
 }
 

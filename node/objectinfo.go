@@ -146,6 +146,15 @@ func (c *Class) inputInfo() (input, order pyjson.Object) {
 	return input, order
 }
 
+// InputTuple returns d's INPUT_TYPES entry as /object_info shows it:
+// [type] or [type, options] (a V1 hidden input's bare type as [type]).
+func (c *Class) InputTuple(d *InputDef) []any {
+	if t, ok := c.inputEntry(d).([]any); ok {
+		return t
+	}
+	return []any{d.Type}
+}
+
 func (c *Class) inputEntry(d *InputDef) any {
 	if d.Section == Hidden {
 		if c.Format == V3 || d.hiddenTuple {

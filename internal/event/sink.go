@@ -18,6 +18,8 @@ type Sink struct {
 	mu          sync.Mutex
 	executing   map[string]string // client id → display id of its running node
 	previewMeta map[string]bool   // client ids that take previews with metadata
+
+	watch watchers // see Watch
 }
 
 var _ executor.Sink = (*Sink)(nil)
@@ -35,6 +37,7 @@ func Encode(typ string, data any) ([]byte, error) {
 
 // Event implements executor.Sink.
 func (s *Sink) Event(e executor.Event) {
+	s.watch.notify(e)
 	if e.Image != nil {
 		s.preview(e)
 		return

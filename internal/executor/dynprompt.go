@@ -66,9 +66,11 @@ func (n *nodeState) isOutput() bool { return n.class.OutputNode }
 func (n *nodeState) define(def *node.PromptNode, class *node.Class) {
 	n.def, n.class = def, class
 	n.inputs = n.inputs[:0]
+	// Dynamic inputs are declared by the node's finalized input set.
+	defs := class.Finalize(def)
 	for _, in := range def.Inputs {
 		ref := inputRef{name: in.Name, value: in.Value}
-		ref.def, _ = class.Input(in.Name)
+		ref.def, _ = node.FindInput(defs, in.Name)
 		if l, isLink, slotOK := node.AsLink(in.Value); isLink {
 			ref.link, ref.from, ref.slot, ref.slotOK = true, l.From, l.Slot, slotOK
 		}

@@ -23,8 +23,8 @@ import (
 //
 //   - text split at '.' into other than two parts: if the first part starts
 //     with "date:", the whole match becomes that part after "date:"
-//     formatted by formatDate. So %date:yyyy.MM% is only the year, and
-//     %date:a.b% is a node reference, as in the frontend. Anything else
+//     formatted by formatDate. So %date:yyyy.MM.dd% is only the year and
+//     %date:yyyy.MM% a node reference, as in the frontend. Anything else
 //     (%width%, %year%, a bare %date%) stays.
 //   - "Name.widget": the first node of the prompt whose class_type is Name
 //     (the frontend's "Node name for S&R" property, which defaults to the

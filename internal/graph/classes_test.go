@@ -59,6 +59,13 @@ func testRegistry() *node.Registry {
 		class(node.Info{ID: "StubV3", Format: node.V3}, func(s *node.Schema) {
 			node.Output(s, node.Image, "IMAGE")
 		}),
+		class(node.Info{ID: "Dynamic", Format: node.V3}, func(s *node.Schema) {
+			s.Autogrow("values", func(t *node.Schema) { t.Int("v").Max(10) }, node.Names(1, "a", "b"))
+			s.DynamicCombo("mode",
+				node.Choice("scale", func(t *node.Schema) { t.Float("factor").Min(0).Max(4) }),
+				node.Choice("none", nil))
+			node.Output(s, node.Int, "INT")
+		}),
 		class(node.Info{ID: "ChainLink"}, func(s *node.Schema) {
 			s.Int("value")
 			node.Output(s, node.Int, "INT")

@@ -21,7 +21,7 @@ func (v *validator) custom(f *frame) []Error {
 	var names []string
 	values := map[string]any{}
 	for _, in := range n.pn.Inputs {
-		d, declared := ci.Input(in.Name)
+		d, declared := node.FindInput(n.inputs, in.Name)
 		link := isLink(in.Value) && !(declared && d.RawLink)
 		// Undeclared literals are dropped; undeclared links are passed.
 		if (!link && !declared) || !ci.takes(in.Name) || slices.Contains(names, in.Name) {

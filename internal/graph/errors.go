@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
@@ -98,8 +99,14 @@ func outputsFailed(details string) *Error {
 		Details: details, ExtraInfo: pyjson.Object{}}
 }
 
-func requiredMissing(name string) Error {
-	return Error{Type: "required_input_missing", Message: "Required input is missing", Details: name,
+// requiredMissing reports a missing input; a class with dynamic inputs
+// reports the last dotted segment of its name as details.
+func requiredMissing(name string, dynamic bool) Error {
+	details := name
+	if dynamic {
+		details = node.LastSegment(name)
+	}
+	return Error{Type: "required_input_missing", Message: "Required input is missing", Details: details,
 		ExtraInfo: pyjson.Object{{Key: "input_name", Value: name}}}
 }
 

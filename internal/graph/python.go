@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"github.com/gocomfy/gocomfy/pyfmt"
 	"math"
 	"math/big"
 	"slices"
@@ -395,106 +395,11 @@ func isDecimal(s string) bool {
 }
 
 // pyStr is Python's str(v).
-func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	return pyRepr(v)
-}
+func pyStr(v any) string { return pyfmt.Str(v) }
 
 // pyRepr is Python's repr(v). Dicts print in sorted key order: the decoded
 // prompt does not keep the order of nested objects.
-func pyRepr(v any) string {
-	var b strings.Builder
-	appendRepr(&b, v)
-	return b.String()
-}
-
-func appendRepr(b *strings.Builder, v any) {
-	switch v := v.(type) {
-	case nil:
-		b.WriteString("None")
-	case bool:
-		if v {
-			b.WriteString("True")
-		} else {
-			b.WriteString("False")
-		}
-	case string:
-		appendStrRepr(b, v)
-	case json.Number:
-		if s := string(v); isIntText(s) {
-			if s == "-0" {
-				s = "0"
-			}
-			b.WriteString(s) // JSON ints are canonical otherwise
-		} else {
-			f, _ := strconv.ParseFloat(s, 64)
-			b.WriteString(pyjson.FormatFloat(f))
-		}
-	case []any:
-		b.WriteByte('[')
-		for i, e := range v {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			appendRepr(b, e)
-		}
-		b.WriteByte(']')
-	case map[string]any:
-		b.WriteByte('{')
-		for i, k := range slices.Sorted(maps.Keys(v)) {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			appendStrRepr(b, k)
-			b.WriteString(": ")
-			appendRepr(b, v[k])
-		}
-		b.WriteByte('}')
-	default:
-		if n, ok := numOf(v); ok {
-			b.WriteString(n.String())
-		} else {
-			fmt.Fprint(b, v)
-		}
-	}
-}
-
-// appendStrRepr writes Python's repr of a str: single quotes unless the
-// text has a single quote and no double quote; \\, \t, \n, \r and the quote
-// escaped; other unprintable characters as \xhh, \uhhhh or \Uhhhhhhhh.
-func appendStrRepr(b *strings.Builder, s string) {
-	quote := byte('\'')
-	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
-		quote = '"'
-	}
-	b.WriteByte(quote)
-	for _, r := range s {
-		switch {
-		case r == rune(quote) || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r < ' ' || r == 0x7f:
-			fmt.Fprintf(b, `\x%02x`, r)
-		case r < utf8.RuneSelf || unicode.IsPrint(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(b, `\x%02x`, r)
-		case r < 0x10000:
-			fmt.Fprintf(b, `\u%04x`, r)
-		default:
-			fmt.Fprintf(b, `\U%08x`, r)
-		}
-	}
-	b.WriteByte(quote)
-}
+func pyRepr(v any) string { return pyfmt.Repr(v) }
 
 // pyEqual is Python's ==, as `in` uses it on a list (1 == 1.0 == True).
 func pyEqual(a, b any) bool {

@@ -124,6 +124,9 @@ type vnode struct {
 	id    string
 	pn    *node.PromptNode
 	class *classInfo
+	// inputs are the validated inputs: the class's, or for a class with
+	// dynamic inputs the node's finalized set (node.Class.Finalize).
+	inputs []*node.InputDef
 	// memo is the node's result once recorded (ComfyUI's validated[id]).
 	memo    entry
 	hasMemo bool
@@ -168,6 +171,10 @@ func (v *validator) scan(reg *node.Registry, p *node.Prompt, targets []string) (
 			return nil, unknownClass(id, pn.ClassType, pn.Title)
 		}
 		n := &vnode{id: id, pn: pn, class: v.classInfo(c)}
+		n.inputs = n.class.inputs
+		if c.Dynamic() {
+			n.inputs = validated(c.Finalize(pn))
+		}
 		v.nodes[id] = n
 		if c.OutputNode && (wanted == nil || wanted[id]) {
 			outputs = append(outputs, n)

@@ -187,6 +187,14 @@ var goldenCases = []struct {
 		"2": {"class_type": "SaveImage", "inputs": {"images": ["1", 0]}}}`, nil},
 	{"validator_panics_output", `{"1": {"class_type": "PanicsOutput", "inputs": {"value": 1}}}`, nil},
 
+	// V3 dynamic inputs (§6.4): dotted names, checked by the finalized set.
+	{"dynamic_required_missing", `{"1": {"class_type": "Dynamic", "inputs": {"values.b": "3", "mode": "none"}},
+		"2": {"class_type": "Widgets", "inputs": {"int": ["1", 0]}}}`, nil},
+	{"dynamic_combo_option_checked", `{"1": {"class_type": "Dynamic", "inputs": {"values.a": 11, "mode": "scale", "mode.factor": 9}},
+		"2": {"class_type": "Widgets", "inputs": {"int": ["1", 0]}}}`, nil},
+	{"dynamic_combo_unknown_key", `{"1": {"class_type": "Dynamic", "inputs": {"values.a": "2", "mode": "zzz", "mode.factor": 9}},
+		"2": {"class_type": "Widgets", "inputs": {"int": ["1", 0]}}}`, nil},
+
 	// Cycles (§2.3 step 2).
 	{"dependency_cycle", `{"0": {"class_type": "CycleValidationLink", "inputs": {"value": ["1", 0]}},
 		"1": {"class_type": "CycleValidationLink", "inputs": {"value": ["0", 0]}}}`, nil},

@@ -33,17 +33,23 @@ func (v *validator) classInfo(c *node.Class) *classInfo {
 	if ci, ok := v.classes[c]; ok {
 		return ci
 	}
-	ci := &classInfo{Class: c}
-	for _, section := range []node.Section{node.Required, node.Optional} {
-		for _, d := range c.Inputs() {
-			if d.Section == section {
-				ci.inputs = append(ci.inputs, d)
-			}
-		}
-	}
+	ci := &classInfo{Class: c, inputs: validated(c.Inputs())}
 	ci.validate, ci.opts = c.Validator()
 	v.classes[c] = ci
 	return ci
+}
+
+// validated returns the inputs validation checks: required, then optional.
+func validated(defs []*node.InputDef) []*node.InputDef {
+	var out []*node.InputDef
+	for _, section := range []node.Section{node.Required, node.Optional} {
+		for _, d := range defs {
+			if d.Section == section {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
 }
 
 // config returns the input_config ComfyUI reports for d: its INPUT_TYPES
@@ -64,7 +70,15 @@ func (ci *classInfo) config(d *node.InputDef) any {
 			}
 		}
 	}
-	return ci.configs[d.Name]
+	if c, ok := ci.configs[d.Name]; ok {
+		return c
+	}
+	// A nested input of a dynamic one: its own [type, options].
+	tuple := ci.InputTuple(d)
+	if len(tuple) == 1 {
+		tuple = append(tuple, pyjson.Object{})
+	}
+	return tuple
 }
 
 // takes reports whether the custom validator takes the named input, which
@@ -89,7 +103,7 @@ func (ci *classInfo) sequence() string {
 // frame is one node being validated.
 type frame struct {
 	n *vnode
-	// next is the index in n.class.inputs of the next input to check.
+	// next is the index in n.inputs of the next input to check.
 	next  int
 	valid bool // false once a linked node failed
 	errs  []Error
@@ -161,13 +175,13 @@ func (v *validator) pop() frame {
 func (v *validator) advance() (*vnode, *pyErr) {
 	f := &v.stack[len(v.stack)-1]
 	n := f.n
-	for f.next < len(n.class.inputs) {
-		d := n.class.inputs[f.next]
+	for f.next < len(n.inputs) {
+		d := n.inputs[f.next]
 		f.next++
 		i := inputIndex(n.pn, d.Name)
 		if i < 0 {
 			if d.Section == node.Required {
-				f.errs = append(f.errs, requiredMissing(d.Name))
+				f.errs = append(f.errs, requiredMissing(d.Name, n.class.Dynamic()))
 			}
 			continue
 		}

@@ -8,6 +8,16 @@
 // store before Submit returns, so a crash or restart loses nothing: pending
 // prompts run after a restart in their order, and a prompt that was running
 // when the server died is recorded as failed with a message saying so.
+//
+// Several instances may share one store (PostgreSQL). Each claims with its
+// own Worker id and keeps the lease of the prompt it runs with a heartbeat
+// every LeaseInterval; every instance also takes back, on the same period,
+// the prompts whose lease ran out (their instance died or lost the
+// database): they go back to the queue at their old place and run again,
+// on whichever instance claims them first. An idle instance polls the
+// store every PollInterval, or waits on the store's notifications when it
+// is given a store.Notifier, so that it runs prompts queued on another
+// instance.
 package queue
 
 import (
@@ -37,9 +47,21 @@ type Config struct {
 	// MaxPending bounds the pending queue (0: no bound); Submit returns
 	// ErrQueueFull past it.
 	MaxPending int
-	// Worker identifies this instance in the store.
+	// Worker identifies this instance in the store. An instance that
+	// restarts under the same id finishes, as failed, the prompts it ran
+	// when it stopped; under a new id those wait for their lease to run
+	// out.
 	Worker string
-	Logger *slog.Logger
+	// LeaseInterval is how often the running prompt's lease is extended
+	// and expired leases are taken back; 0 is store.Lease/4.
+	LeaseInterval time.Duration
+	// PollInterval is how often an idle queue looks for prompts queued by
+	// other instances; 0 is a second.
+	PollInterval time.Duration
+	// Notifier, if not nil, wakes an idle queue when a prompt is queued on
+	// any instance, sooner than the poll (the store, when it is one).
+	Notifier store.Notifier
+	Logger   *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -74,9 +96,15 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.LeaseInterval == 0 {
+		cfg.LeaseInterval = store.Lease * time.Millisecond / 4
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = time.Second
+	}
 	q := &Queue{cfg: cfg, log: cfg.Logger, wake: make(chan struct{}, 1)}
 	msg := "Server stopped while the prompt was running; it was not completed."
-	n, err := cfg.Store.RequeueRunning(ctx, q.stoppedResult(msg))
+	n, err := cfg.Store.RequeueRunning(ctx, cfg.Worker, q.stoppedResult(msg))
 	if err != nil {
 		return nil, err
 	}
@@ -121,8 +149,17 @@ func (q *Queue) stoppedResult(message string) store.Result {
 	}
 }
 
-// Run claims and executes prompts until ctx is done.
+// Run claims and executes prompts until ctx is done. It returns once its
+// helpers have stopped too, so that the store may be closed then.
 func (q *Queue) Run(ctx context.Context) error {
+	var helpers sync.WaitGroup // they stop when ctx is done, as Run does
+	defer helpers.Wait()
+	helpers.Go(func() { q.takeBackExpired(ctx) })
+	if q.cfg.Notifier != nil {
+		helpers.Go(func() { q.forward(ctx, q.cfg.Notifier) })
+	}
+	poll := time.NewTicker(q.cfg.PollInterval)
+	defer poll.Stop()
 	for {
 		job, err := q.cfg.Store.Claim(ctx, q.cfg.Worker, q.cfg.Now().UnixMilli())
 		switch {
@@ -132,6 +169,7 @@ func (q *Queue) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return nil
 			case <-q.wake:
+			case <-poll.C:
 			}
 			continue
 		case err != nil:
@@ -147,6 +185,82 @@ func (q *Queue) Run(ctx context.Context) error {
 			continue
 		}
 		q.execute(ctx, job)
+	}
+}
+
+// forward wakes Run when the store says a prompt was queued, by any
+// instance, until ctx is done.
+func (q *Queue) forward(ctx context.Context, n store.Notifier) {
+	for {
+		if err := n.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The poll covers the gap; don't spin on a dead connection.
+			q.log.Warn("waiting for queue notifications", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(q.cfg.LeaseInterval):
+			}
+			continue
+		}
+		q.notify()
+	}
+}
+
+// takeBackExpired puts the prompts whose lease ran out back in the queue,
+// every LeaseInterval until ctx is done. Any instance may take back any
+// other's: the store makes each prompt taken back once.
+func (q *Queue) takeBackExpired(ctx context.Context) {
+	tick := time.NewTicker(q.cfg.LeaseInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ids, err := q.cfg.Store.RequeueExpired(ctx, q.cfg.Now().UnixMilli(), nil)
+		if err != nil {
+			if ctx.Err() == nil {
+				q.log.Error("taking back expired prompts", "err", err)
+			}
+			continue
+		}
+		if len(ids) > 0 {
+			q.log.Warn("prompts whose instance stopped are queued again", "prompt_ids", ids)
+			q.broadcastStatus()
+			q.notify()
+		}
+	}
+}
+
+// keepLease extends the lease of the running job every LeaseInterval
+// until ctx is done. If the job is no longer this worker's (its lease ran
+// out and another instance took it back, or it was resubmitted), it calls
+// lost: the run must stop, so that it never runs twice at once.
+func (q *Queue) keepLease(ctx context.Context, id string, lost func()) {
+	tick := time.NewTicker(q.cfg.LeaseInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		until := q.cfg.Now().UnixMilli() + store.Lease
+		n, err := q.cfg.Store.Heartbeat(ctx, q.cfg.Worker, until)
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				q.log.Error("extending the running prompt's lease", "prompt_id", id, "err", err)
+			}
+		case n == 0:
+			q.log.Warn("the running prompt was taken back from this instance; stopping it", "prompt_id", id)
+			lost()
+			return
+		}
 	}
 }
 
@@ -166,12 +280,16 @@ func (q *Queue) execute(ctx context.Context, job *store.Job) {
 	q.running = &runningJob{id: job.ID, clientID: job.ClientID, cancel: cancel}
 	q.mu.Unlock()
 	q.broadcastStatus()
+	var lease sync.WaitGroup
+	lease.Go(func() { q.keepLease(runCtx, job.ID, cancel) })
 
 	start := time.Now()
 	outcome := q.run(runCtx, job)
+	cancel()
+	lease.Wait() // no heartbeat after Finish
 	result := resultOf(outcome, q.cfg.Now().UnixMilli())
 	finishCtx := context.WithoutCancel(ctx)
-	if err := q.cfg.Store.Finish(finishCtx, job.ID, result); err != nil {
+	if err := q.cfg.Store.Finish(finishCtx, q.cfg.Worker, job.ID, result); err != nil {
 		q.log.Error("recording a finished prompt", "prompt_id", job.ID, "err", err)
 	}
 	if q.cfg.MaxHistory > 0 {

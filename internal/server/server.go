@@ -164,6 +164,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.userdataRoutes()...)
 	rs = append(rs, s.fileRoutes()...)
+	rs = append(rs, s.v2Routes()...)
 	rs = append(rs, route{"GET /{$}", h(s.getIndex), true})
 	if s.cfg.Frontend != nil {
 		rs = append(rs, route{"GET /", staticFiles(s.cfg.Frontend), false})

@@ -49,6 +49,8 @@ type AssetRef struct {
 	// IsMissing marks a file reference whose file is gone; such references
 	// are left out of listings.
 	IsMissing bool
+	// Deleted marks a soft-deleted reference; only RefByPath returns one.
+	Deleted   bool
 	PreviewID string // another reference shown as this one's preview; "" for none
 	// UserMetadata is a JSON object (never nil when read); SystemMetadata
 	// is a JSON object or nil.

@@ -131,6 +131,21 @@ type JobQuery struct {
 	Limit      int      // <= 0: no limit
 }
 
+// Notifier is implemented by a store that can tell its users when a job
+// was queued, by any of the instances sharing it (PostgreSQL's
+// LISTEN/NOTIFY), so that an idle worker needn't wait for its next poll.
+type Notifier interface {
+	// Wait returns when a job was queued since the previous Wait returned
+	// (or since the first call), or with an error when ctx is done or the
+	// notifications are lost. It may also return spuriously.
+	Wait(ctx context.Context) error
+}
+
+// Lease is how long, in ms, a claimed job belongs to its worker unless the
+// worker's Heartbeat extends it. Several heartbeats fit in it, so that one
+// late beat doesn't lose the job.
+const Lease = 60_000
+
 // Store keeps the queue and the history durably. Every method is safe for
 // concurrent use. Implementations: sqlite (default), postgres (scale-out).
 type Store interface {
@@ -147,13 +162,31 @@ type Store interface {
 	Enqueue(ctx context.Context, j *Job) error
 
 	// Claim moves the pending job with the smallest (Number, ID) to
-	// in_progress, sets Worker and StartTime, and returns it; ErrNoJob if none.
+	// in_progress, sets Worker and StartTime, leases it to worker until
+	// startTime+Lease, and returns it; ErrNoJob if none.
 	Claim(ctx context.Context, worker string, startTime int64) (*Job, error)
 
-	// Finish records the result of an in_progress job, which joins the
-	// history (as its newest entry). ErrNotFound if the job is not in_progress;
-	// an error if r.Status is not a finished state.
-	Finish(ctx context.Context, id string, r Result) error
+	// Finish records the result of an in_progress job claimed by worker,
+	// which joins the history (as its newest entry). ErrNotFound if the job
+	// is not in_progress for that worker (a late Finish of a job whose lease
+	// ran out, and which another worker may run now); an error if r.Status
+	// is not a finished state.
+	Finish(ctx context.Context, worker, id string, r Result) error
+
+	// Heartbeat extends the leases of worker's running jobs to until (ms
+	// since the epoch; a lease never shrinks) and returns how many running
+	// jobs worker has. A worker calls it every Lease/4 or so while it runs
+	// a job; 0 then means the job is no longer its own (taken back after
+	// an expiry, or replaced by a resubmission).
+	Heartbeat(ctx context.Context, worker string, until int64) (int, error)
+
+	// RequeueExpired takes back the running jobs whose lease ended before
+	// now: their worker died or lost the database. With r nil they go back
+	// to the queue at their old place (number and id) to run again;
+	// otherwise they are finished with r, which must be a finished state.
+	// It returns their ids in claim order. Any worker may call it at any
+	// time: each job is taken back once, by one caller.
+	RequeueExpired(ctx context.Context, now int64, r *Result) ([]string, error)
 
 	// Queue returns the running jobs and the pending jobs, each in run order.
 	Queue(ctx context.Context) (running, pending []*Job, err error)
@@ -168,10 +201,12 @@ type Store interface {
 	// ClearPending removes every pending job and returns how many.
 	ClearPending(ctx context.Context) (int, error)
 
-	// RequeueRunning is called at start-up, before any Claim, by a store's only
-	// user: every in_progress job is finished with r (Failed, with a message
-	// saying the server stopped) and the number of such jobs is returned.
-	RequeueRunning(ctx context.Context, r Result) (int, error)
+	// RequeueRunning is called by a worker at start-up, before its first
+	// Claim: the in_progress jobs of worker (left by its previous run) are
+	// finished with r (Failed, with a message saying the server stopped),
+	// in claim order, and their number is returned. Other workers' jobs are
+	// left alone.
+	RequeueRunning(ctx context.Context, worker string, r Result) (int, error)
 
 	// Get returns the job with the given id, in any state; ErrNotFound if none.
 	// Get, Claim, Queue, History and Jobs return complete jobs (Sensitive

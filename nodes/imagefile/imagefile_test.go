@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gocomfy/gocomfy/internal/files"
 	"github.com/gocomfy/gocomfy/internal/imageio"
@@ -187,6 +189,41 @@ func TestSaveImageCounterContinues(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "ComfyUI_00042_.png ComfyUI_00043_.png ComfyUI_00044_.png ComfyUI_00045_.png" {
 		t.Errorf("names = %s", got)
+	}
+}
+
+// TestSaveImageExpandsPrefix sends a prefix with the frontend's
+// replacements, as an API client would, and gets them expanded from the
+// running prompt.
+func TestSaveImageExpandsPrefix(t *testing.T) {
+	folders, base := testFolders(t)
+	prompt, err := node.ParsePrompt([]byte(`{
+		"4": {"class_type": "CheckpointLoaderSimple", "_meta": {"title": "Model"}, "inputs": {"ckpt_name": "sd/v1.safetensors"}},
+		"5": {"class_type": "EmptyLatentImage", "_meta": {"title": "Size"}, "inputs": {"width": 512, "height": 768}},
+		"7": {"class_type": "SaveImage", "inputs": {"images": ["8", 0], "filename_prefix": "x"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &node.Runtime{Prompt: prompt, Folders: folders}
+	before := time.Now().Year()
+	res, err := run(t, saveImage, rt, map[string]any{"images": gradient(),
+		"filename_prefix": "%date:yyyy%/%Model.ckpt_name%_%EmptyLatentImage.height%_%width%_%Nope.x%"})
+	after := time.Now().Year()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := uiImages(t, res)
+	if len(ui) != 2 {
+		t.Fatalf("ui = %v", ui)
+	}
+	// The checkpoint name's '/' becomes '_', %width% is the image's (4) as
+	// a server token, and the unknown reference stays.
+	sub, name := field(ui[0], "subfolder"), field(ui[0], "filename")
+	if (sub != strconv.Itoa(before) && sub != strconv.Itoa(after)) || name != "sd_v1.safetensors_768_4_%Nope.x%_00001_.png" {
+		t.Errorf("subfolder %q, filename %q", sub, name)
+	}
+	if _, err := os.Stat(filepath.Join(base, "output", sub.(string), name.(string))); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -234,8 +234,13 @@ func TestNodesMatchComfyUI(t *testing.T) {
 		for _, c := range g.Cases {
 			t.Run(id+"/"+c.Name, func(t *testing.T) {
 				values := map[string]any{}
+				pn := &node.PromptNode{}
+				for name := range c.Inputs {
+					pn.Inputs = append(pn.Inputs, node.Input{Name: name})
+				}
+				defs := class.Finalize(pn) // dotted names of dynamic inputs
 				for name, raw := range c.Inputs {
-					def, ok := class.Input(name)
+					def, ok := node.FindInput(defs, name)
 					if !ok {
 						t.Fatalf("no input %s", name)
 					}
@@ -379,7 +384,7 @@ func TestWrongInputTypesFail(t *testing.T) {
 	for class := range registry(t).All() {
 		values := map[string]any{}
 		sockets := 0
-		for _, d := range class.Inputs() {
+		for _, d := range class.Finalize(nil) { // with the autogrow entries
 			switch d.Type {
 			case "INT":
 				values[d.Name] = int64(1)

@@ -35,6 +35,8 @@ func Register(r *node.Registry) {
 		LatentAdd, LatentSubtract, LatentMultiply, LatentInterpolate, LatentConcat, LatentCut,
 		LatentCutToBatch, LatentBatch, LatentBatchSeedBehavior, ReplaceVideoLatentFrames,
 		RebatchLatents,
+		// comfy_extras.nodes_post_processing
+		BatchLatentsNode,
 	)
 }
 

@@ -9,7 +9,6 @@ package logic
 
 import (
 	"context"
-	"fmt"
 	"math"
 	"math/big"
 	"reflect"
@@ -18,8 +17,7 @@ import (
 	"unicode"
 
 	"github.com/gocomfy/gocomfy/node"
-	"github.com/gocomfy/gocomfy/nodes/textnode/pyfmt"
-	"github.com/gocomfy/gocomfy/pyjson"
+	"github.com/gocomfy/gocomfy/pyfmt"
 	"github.com/gocomfy/gocomfy/tensor"
 )
 
@@ -37,32 +35,6 @@ func v3(module, id, display, category string, aliases ...string) node.Info {
 		Format: node.V3, SearchAliases: aliases}
 }
 
-// matchTemplate is the option V3 MatchType inputs carry.
-func matchTemplate(id string) pyjson.Object {
-	return pyjson.Object{{Key: "template_id", Value: id}, {Key: "allowed_types", Value: "*"}}
-}
-
-// autogrowPrefix is the template option of an Autogrow.TemplatePrefix input
-// whose entries are "<prefix>0" … "<prefix><max-1>" of the given input.
-func autogrowPrefix(prefix string, input []any, max int) pyjson.Object {
-	return pyjson.Object{
-		{Key: "input", Value: pyjson.Object{{Key: "required", Value: pyjson.Object{{Key: prefix, Value: input}}}}},
-		{Key: "prefix", Value: prefix}, {Key: "min", Value: int64(1)}, {Key: "max", Value: int64(max)},
-	}
-}
-
-// autogrowValues returns the values of the autogrow input id that the call
-// has (prompt inputs "<id>.<prefix><i>"), in template order.
-func autogrowValues(c *node.Call, id, prefix string, max int) []any {
-	var vs []any
-	for i := range max {
-		if v, ok := c.Input(fmt.Sprintf("%s.%s%d", id, prefix, i)); ok {
-			vs = append(vs, v)
-		}
-	}
-	return vs
-}
-
 // ComfySwitchNode outputs on_true or on_false; only the chosen lazy input
 // is evaluated.
 var ComfySwitchNode = node.New(func() node.Info {
@@ -71,9 +43,9 @@ var ComfySwitchNode = node.New(func() node.Info {
 	return i
 }(), func(s *node.Schema) node.RunFunc {
 	sw := s.Bool("switch")
-	onFalse := s.AnyOf("on_false", "COMFY_MATCHTYPE_V3").Lazy().Option("template", matchTemplate("switch"))
-	onTrue := s.AnyOf("on_true", "COMFY_MATCHTYPE_V3").Lazy().Option("template", matchTemplate("switch"))
-	out := s.OutputOf("COMFY_MATCHTYPE_V3", "output").MatchType("switch")
+	onFalse := s.MatchType("on_false", "switch").Lazy()
+	onTrue := s.MatchType("on_true", "switch").Lazy()
+	out := s.OutputOf(node.MatchTypeType, "output").MatchType("switch")
 	s.CheckLazy(func(ctx context.Context, c *node.Call) ([]string, error) {
 		switch {
 		case sw.Get(c) && onTrue.Get(c) == nil:
@@ -210,10 +182,10 @@ func boolFold(id, display, description string, decisive bool, aliases ...string)
 	i := v3("nodes_logic", id, display, "utilities/logic", aliases...)
 	i.Description = description
 	return node.New(i, func(s *node.Schema) node.RunFunc {
-		s.AnyOf("values", "COMFY_AUTOGROW_V3").Option("template", autogrowPrefix("value", []any{"*", pyjson.Object{}}, 10))
+		values := s.Autogrow("values", func(t *node.Schema) { t.AnyOf("value", "*") }, node.Prefix("value", 1, 10))
 		out := node.Output(s, node.Boolean, "BOOLEAN")
 		return func(ctx context.Context, c *node.Call) error {
-			for _, v := range autogrowValues(c, "values", "value", 10) {
+			for _, v := range values.Values(c) {
 				t, err := truthy(v)
 				if err != nil {
 					return err
@@ -465,12 +437,11 @@ var CreateList = node.New(func() node.Info {
 	i.InputIsList = true
 	return i
 }(), func(s *node.Schema) node.RunFunc {
-	s.AnyOf("inputs", "COMFY_AUTOGROW_V3").Option("template",
-		autogrowPrefix("input", []any{"COMFY_MATCHTYPE_V3", pyjson.Object{{Key: "template", Value: matchTemplate("type")}}}, 10))
-	out := s.OutputOf("COMFY_MATCHTYPE_V3", "list").List().MatchType("type")
+	inputs := s.Autogrow("inputs", func(t *node.Schema) { t.MatchType("input", "type") }, node.Prefix("input", 1, 10))
+	out := s.OutputOf(node.MatchTypeType, "list").List().MatchType("type")
 	return func(ctx context.Context, c *node.Call) error {
 		var all []any
-		for _, v := range autogrowValues(c, "inputs", "input", 10) {
+		for _, v := range inputs.Values(c) {
 			list, ok := v.([]any)
 			if !ok {
 				list = []any{v}

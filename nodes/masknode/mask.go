@@ -31,6 +31,8 @@ func Register(r *node.Registry) {
 		LatentCompositeMasked, ImageCompositeMasked, MaskToImage, ImageToMask, ImageColorToMask,
 		SolidMask, InvertMask, CropMask, MaskComposite, FeatherMask, GrowMask, ThresholdMask, MaskPreview,
 		PorterDuffImageComposite, SplitImageWithAlpha, JoinImageWithAlpha,
+		// comfy_extras.nodes_post_processing
+		BatchMasksNode,
 	)
 }
 

@@ -9,7 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gocomfy/gocomfy/node"
-	"github.com/gocomfy/gocomfy/nodes/textnode/pyfmt"
+	"github.com/gocomfy/gocomfy/pyfmt"
 )
 
 // pyFormat is Python's f_string.format(**values): {name}, {name!r},

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/gocomfy/gocomfy/node"
-	"github.com/gocomfy/gocomfy/nodes/textnode/pyfmt"
+	"github.com/gocomfy/gocomfy/pyfmt"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 

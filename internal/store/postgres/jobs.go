@@ -102,7 +102,7 @@ const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = $1, start_tim
 func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store.Job, error) {
 	var job *store.Job
 	err := retry(func() (err error) {
-		job, err = scanJob(db.pool.QueryRow(ctx, claimSQL, worker, startTime, Lease))
+		job, err = scanJob(db.pool.QueryRow(ctx, claimSQL, worker, startTime, store.Lease))
 		return err
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -111,7 +111,8 @@ func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store
 	return job, err
 }
 
-// finishSQL records the result of a running job; $1 is its id.
+// finishSQL records the result of a running job; $1 is its id. Finish
+// adds a condition on the worker; finishRunning has locked its rows.
 const finishSQL = `UPDATE jobs SET status = $2, end_time = $3, outputs_count = $4, status_str = $5,
 	outputs = $6, meta = $7, messages = $8, execution_error = $9, preview_output = $10,
 	lease_until = 0, seq = nextval('jobs_seq')
@@ -123,26 +124,25 @@ func finishArgs(id string, r store.Result) []any {
 }
 
 // Finish implements store.Store. r.Status must be a terminal state.
-func (db *DB) Finish(ctx context.Context, id string, r store.Result) error {
+func (db *DB) Finish(ctx context.Context, worker, id string, r store.Result) error {
 	if !r.Status.Finished() {
 		return fmt.Errorf("postgres: finish %q: status %q is not a final state", id, r.Status)
 	}
-	n, err := db.exec(ctx, finishSQL, finishArgs(id, r)...)
+	n, err := db.exec(ctx, finishSQL+` AND worker = $11`, append(finishArgs(id, r), worker)...)
 	if err == nil && n == 0 {
 		return store.ErrNotFound
 	}
 	return err
 }
 
-// RequeueRunning implements store.Store: the running jobs are finished one
-// by one in claim order, so they join the history in that order. It takes
-// every running job, those of other instances included: with several
-// instances, use RequeueExpired instead.
-func (db *DB) RequeueRunning(ctx context.Context, r store.Result) (int, error) {
+// RequeueRunning implements store.Store: worker's running jobs are
+// finished one by one in claim order, so they join the history in that
+// order.
+func (db *DB) RequeueRunning(ctx context.Context, worker string, r store.Result) (int, error) {
 	if !r.Status.Finished() {
 		return 0, fmt.Errorf("postgres: requeue running: status %q is not a final state", r.Status)
 	}
-	ids, err := db.finishRunning(ctx, `true`, nil, r)
+	ids, err := db.finishRunning(ctx, `worker = $1`, []any{worker}, r)
 	return len(ids), err
 }
 

@@ -9,26 +9,15 @@ import (
 	"github.com/gocomfy/gocomfy/internal/store"
 )
 
-// Lease is how long a claimed job belongs to its worker, in ms, unless
-// the worker's Heartbeat extends it. Several heartbeats fit in it, so one
-// late beat doesn't lose the job.
-const Lease = 60_000
-
-// Heartbeat extends the leases of worker's running jobs to until (ms since
-// the epoch) and returns how many it extended. A running instance calls it
-// every Lease/4 or so; a job it runs that is not extended (requeued after
-// an expiry, or replaced by a resubmission) is no longer its to finish.
+// Heartbeat implements store.Store. It counts the worker's running jobs,
+// those whose lease is already past until included.
 func (db *DB) Heartbeat(ctx context.Context, worker string, until int64) (int, error) {
-	return db.exec(ctx, `UPDATE jobs SET lease_until = $2
-		WHERE status = 'in_progress' AND worker = $1 AND lease_until < $2`, worker, until)
+	return db.exec(ctx, `UPDATE jobs SET lease_until = greatest(lease_until, $2)
+		WHERE status = 'in_progress' AND worker = $1`, worker, until)
 }
 
-// RequeueExpired takes back the running jobs whose lease ended before now:
-// their instance died or lost the database. With r nil they go back to the
-// queue in their old place (number and id), to run again; otherwise they
-// are finished with r (a failure saying the instance stopped). It returns
-// their ids in claim order. Any instance may call it at any time: a job is
-// taken back once, by one caller.
+// RequeueExpired implements store.Store. The row locks of one statement
+// (or of the transaction that finishes them) make each job taken back once.
 func (db *DB) RequeueExpired(ctx context.Context, now int64, r *store.Result) ([]string, error) {
 	if r == nil {
 		var ids []string

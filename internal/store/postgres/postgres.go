@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +30,10 @@ import (
 // DB is a store.Store kept in a PostgreSQL database.
 type DB struct {
 	pool *pgxpool.Pool
+
+	listenMu sync.Mutex // held by Wait
+	listen   *listener  // nil until the first Wait, and after an error
+	closed   bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -48,8 +53,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	return &DB{pool: pool}, nil
 }
 
-// Close closes the connection pool.
+// Close closes the connection pool and the connection of Wait.
 func (db *DB) Close() error {
+	db.closeListener()
 	db.pool.Close()
 	return nil
 }

@@ -137,7 +137,7 @@ func TestInstances(t *testing.T) {
 					}
 					claimed <- j
 					res := store.Result{Status: store.Completed, EndTime: 2, StatusStr: "success"}
-					if err := db.Finish(ctx, j.ID, res); err != nil {
+					if err := db.Finish(ctx, worker, j.ID, res); err != nil {
 						t.Error(err)
 						return
 					}
@@ -230,7 +230,7 @@ func TestPlans(t *testing.T) {
 	}{
 		{created.page, created.pageArgs, "jobs_created"},
 		{duration.page, duration.pageArgs, "jobs_duration"},
-		{claimSQL, []any{"w", 1, Lease}, "jobs_pending"},
+		{claimSQL, []any{"w", 1, store.Lease}, "jobs_pending"},
 		{selectJobs + ` WHERE status IN ` + finished + ` ORDER BY seq DESC LIMIT 50`, nil, "jobs_history"},
 	} {
 		rows, err := db.pool.Query(t.Context(), "EXPLAIN "+c.query, c.args...)
@@ -354,7 +354,7 @@ func BenchmarkEnqueueClaim(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := db.Finish(b.Context(), j.ID, store.Result{Status: store.Completed, StatusStr: "success"}); err != nil {
+					if err := db.Finish(b.Context(), "w", j.ID, store.Result{Status: store.Completed, StatusStr: "success"}); err != nil {
 						b.Fatal(err)
 					}
 				}

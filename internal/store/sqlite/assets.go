@@ -20,7 +20,7 @@ var _ store.AssetStore = (*DB)(nil)
 
 // refColumns are the columns scanRef reads, asset_refs as r and assets as a.
 const refColumns = `r.seq, r.id, r.name, r.owner_id, coalesce(r.file_path, ''), coalesce(r.mtime_ns, 0),
-	r.is_missing, coalesce(r.preview_id, ''), r.user_metadata, r.system_metadata,
+	r.is_missing, r.deleted_at IS NOT NULL, coalesce(r.preview_id, ''), r.user_metadata, r.system_metadata,
 	coalesce(r.job_id, ''), r.created_at, r.updated_at, r.last_access_time,
 	a.id, coalesce(a.hash, ''), a.size_bytes, coalesce(a.mime_type, ''), a.created_at`
 
@@ -40,7 +40,7 @@ func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 func scanRef(row interface{ Scan(...any) error }) (r *store.AssetRef, seq int64, err error) {
 	r = &store.AssetRef{}
 	var created, updated, accessed, assetCreated int64
-	err = row.Scan(&seq, &r.ID, &r.Name, &r.OwnerID, &r.FilePath, &r.MtimeNS, &r.IsMissing, &r.PreviewID,
+	err = row.Scan(&seq, &r.ID, &r.Name, &r.OwnerID, &r.FilePath, &r.MtimeNS, &r.IsMissing, &r.Deleted, &r.PreviewID,
 		(*[]byte)(&r.UserMetadata), (*[]byte)(&r.SystemMetadata), &r.JobID, &created, &updated, &accessed,
 		&r.Asset.ID, &r.Asset.Hash, &r.Asset.Size, &r.Asset.MimeType, &assetCreated)
 	if err != nil {

@@ -148,9 +148,10 @@ func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
 	})
 }
 
-// claimSQL starts the first job of the queue; the queue_update trigger takes
-// it out of the queue.
-const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = ?, start_time = ?, seq = ` + newSeq + `
+// claimSQL starts the first job of the queue, leased to its worker; the
+// queue_update trigger takes it out of the queue.
+const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = ?1, start_time = ?2,
+	lease_until = ?2 + ?3, seq = ` + newSeq + `
 	WHERE id = (SELECT id FROM queue ORDER BY number, id LIMIT 1) RETURNING id`
 
 // Claim implements store.Store.
@@ -158,7 +159,7 @@ func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store
 	var job *store.Job
 	err := db.write(ctx, func(t txn) error {
 		var id string
-		err := t.scanRow(claimSQL, []any{worker, startTime}, &id)
+		err := t.scanRow(claimSQL, []any{worker, startTime, store.Lease}, &id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNoJob
 		}
@@ -172,17 +173,17 @@ func (db *DB) Claim(ctx context.Context, worker string, startTime int64) (*store
 }
 
 // Finish implements store.Store. r.Status must be a terminal state.
-func (db *DB) Finish(ctx context.Context, id string, r store.Result) error {
+func (db *DB) Finish(ctx context.Context, worker, id string, r store.Result) error {
 	if !r.Status.Finished() {
 		return fmt.Errorf("sqlite: finish %q: status %q is not a final state", id, r.Status)
 	}
-	return db.write(ctx, func(t txn) error { return t.finish(id, r) })
+	return db.write(ctx, func(t txn) error { return t.finish(worker, id, r) })
 }
 
-func (t txn) finish(id string, r store.Result) error {
+func (t txn) finish(worker, id string, r store.Result) error {
 	n, err := t.exec(`UPDATE jobs SET status = ?, end_time = ?, outputs_count = ?, status_str = ?,
-		seq = `+newSeq+` WHERE id = ? AND status = 'in_progress'`,
-		r.Status, r.EndTime, r.OutputsCount, r.StatusStr, id)
+		lease_until = 0, seq = `+newSeq+` WHERE id = ? AND status = 'in_progress' AND worker = ?`,
+		r.Status, r.EndTime, r.OutputsCount, r.StatusStr, id, worker)
 	if err != nil {
 		return err
 	}
@@ -195,20 +196,20 @@ func (t txn) finish(id string, r store.Result) error {
 	return err
 }
 
-// RequeueRunning implements store.Store: the running jobs are finished in
-// claim order, so they join the history in that order.
-func (db *DB) RequeueRunning(ctx context.Context, r store.Result) (int, error) {
+// RequeueRunning implements store.Store: worker's running jobs are
+// finished in claim order, so they join the history in that order.
+func (db *DB) RequeueRunning(ctx context.Context, worker string, r store.Result) (int, error) {
 	if !r.Status.Finished() {
 		return 0, fmt.Errorf("sqlite: requeue running: status %q is not a final state", r.Status)
 	}
 	var n int
 	err := db.write(ctx, func(t txn) error {
-		ids, err := column[string](t, `SELECT id FROM jobs WHERE status = 'in_progress' ORDER BY seq`)
+		ids, err := column[string](t, `SELECT id FROM jobs WHERE status = 'in_progress' AND worker = ? ORDER BY seq`, worker)
 		if err != nil {
 			return err
 		}
 		for _, id := range ids {
-			if err := t.finish(id, r); err != nil {
+			if err := t.finish(worker, id, r); err != nil {
 				return err
 			}
 		}
@@ -216,6 +217,50 @@ func (db *DB) RequeueRunning(ctx context.Context, r store.Result) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// Heartbeat implements store.Store.
+func (db *DB) Heartbeat(ctx context.Context, worker string, until int64) (int, error) {
+	return db.exec(ctx, `UPDATE jobs SET lease_until = max(lease_until, ?)
+		WHERE status = 'in_progress' AND worker = ?`, until, worker)
+}
+
+// RequeueExpired implements store.Store. A write transaction holds
+// SQLite's one write lock, so each job is taken back once.
+func (db *DB) RequeueExpired(ctx context.Context, now int64, r *store.Result) ([]string, error) {
+	if r != nil && !r.Status.Finished() {
+		return nil, fmt.Errorf("sqlite: requeue expired: status %q is not a final state", r.Status)
+	}
+	var ids []string
+	err := db.write(ctx, func(t txn) error {
+		// The same rows, in the same order: the transaction holds the
+		// write lock.
+		const expired = ` FROM jobs WHERE status = 'in_progress' AND lease_until < ? ORDER BY seq`
+		var err error
+		if ids, err = column[string](t, `SELECT id`+expired, now); err != nil || len(ids) == 0 {
+			return err
+		}
+		if r == nil { // the queue_requeue trigger puts them back in the queue
+			list, err := json.Marshal(ids)
+			if err != nil {
+				return err
+			}
+			_, err = t.exec(`UPDATE jobs SET status = 'pending', worker = '', start_time = 0, lease_until = 0
+				WHERE id IN (SELECT value FROM json_each(?))`, list)
+			return err
+		}
+		workers, err := column[string](t, `SELECT worker`+expired, now)
+		if err != nil {
+			return err
+		}
+		for i, id := range ids {
+			if err := t.finish(workers[i], id, *r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids, err
 }
 
 const queuePendingSQL = `SELECT ` + jobColumns + ` FROM queue q

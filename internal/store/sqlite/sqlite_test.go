@@ -61,7 +61,7 @@ func TestReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := db.Finish(ctx, "done", store.Result{Status: store.Completed, EndTime: 9, StatusStr: "success"}); err != nil {
+	if err := db.Finish(ctx, "w", "done", store.Result{Status: store.Completed, EndTime: 9, StatusStr: "success"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Close(); err != nil {
@@ -103,7 +103,7 @@ func TestKilledProcessLosesNothing(t *testing.T) {
 		if _, err := db.Claim(t.Context(), "w", 1); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.Finish(t.Context(), "job-0", store.Result{Status: store.Completed, EndTime: 2}); err != nil {
+		if err := db.Finish(t.Context(), "w", "job-0", store.Result{Status: store.Completed, EndTime: 2}); err != nil {
 			t.Fatal(err)
 		}
 		self, _ := os.FindProcess(os.Getpid())
@@ -193,7 +193,7 @@ func TestQueryPlans(t *testing.T) {
 	db := open(t, filepath.Join(t.TempDir(), "gocomfy.db"))
 	defer db.Close()
 	cases := []planCase{
-		{name: "claim", query: claimSQL, args: []any{"w", 1},
+		{name: "claim", query: claimSQL, args: []any{"w", 1, store.Lease},
 			want: []string{"SCAN queue", "USING INDEX sqlite_autoindex_jobs_1 (id=?)"},
 			deny: []string{fullScan, anySort}},
 		{name: "queue pending", query: queuePendingSQL,

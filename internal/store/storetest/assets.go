@@ -231,6 +231,9 @@ func testFileRefUpsert(t *testing.T, s store.AssetStore) {
 	if err := s.DeleteRef(ctx, r.ID, "", at(20)); err != nil {
 		t.Fatal(err)
 	}
+	if deleted, err := s.RefByPath(ctx, n.FilePath); err != nil || !deleted.Deleted {
+		t.Errorf("RefByPath(deleted) = %+v, %v; want it, marked deleted", deleted, err)
+	}
 	n2.JobID = "job-2"
 	r3 := putRef(t, s, n2)
 	if r3.ID != r.ID || r3.JobID != "job-2" {

@@ -103,7 +103,7 @@ func scenario(t *testing.T, s store.Store) *model {
 		id := m.running[r.IntN(len(m.running))]
 		j := m.jobs[id]
 		res := result([]store.Status{store.Completed, store.Failed, store.Cancelled}[r.IntN(3)], j.StartTime+10*int64(r.IntN(4)))
-		if err := s.Finish(t.Context(), id, res); err != nil {
+		if err := s.Finish(t.Context(), "w", id, res); err != nil {
 			t.Fatal(err)
 		}
 		j.Status, j.EndTime = res.Status, res.EndTime

@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DeletePending", testDeletePending},
 		{"ClearPending", testClearPending},
 		{"RequeueRunning", testRequeueRunning},
+		{"RequeueRunningOtherWorker", testRequeueRunningOtherWorker},
+		{"Leases", testLeases},
+		{"FinishOtherWorker", testFinishOtherWorker},
 		{"HistoryWindows", testHistoryWindows},
 		{"HistoryUser", testHistoryUser},
 		{"DeleteHistory", testDeleteHistory},
@@ -121,7 +124,7 @@ func claim(t *testing.T, s store.Store, want string) *store.Job {
 
 func finish(t *testing.T, s store.Store, id string, status store.Status) {
 	t.Helper()
-	if err := s.Finish(t.Context(), id, result(status, 3000)); err != nil {
+	if err := s.Finish(t.Context(), "w", id, result(status, 3000)); err != nil {
 		t.Fatalf("Finish(%q): %v", id, err)
 	}
 }
@@ -285,12 +288,12 @@ func testFinishRejects(t *testing.T, s store.Store) {
 	enqueue(t, s, newJob("run", 0), newJob("wait", 1))
 	claim(t, s, "run")
 	for _, id := range []string{"done", "wait", "unknown"} {
-		if err := s.Finish(ctx, id, result(store.Completed, 1)); !errors.Is(err, store.ErrNotFound) {
+		if err := s.Finish(ctx, "w", id, result(store.Completed, 1)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Finish(%q) of a job not in progress: %v, want ErrNotFound", id, err)
 		}
 	}
 	for _, st := range []store.Status{store.Pending, store.InProgress, "", "bogus"} {
-		if err := s.Finish(ctx, "run", result(st, 1)); err == nil {
+		if err := s.Finish(ctx, "w", "run", result(st, 1)); err == nil {
 			t.Errorf("Finish with status %q: no error", st)
 		}
 	}
@@ -397,10 +400,10 @@ func testRequeueRunning(t *testing.T, s store.Store) {
 		Status: store.Failed, EndTime: 9000, StatusStr: "error",
 		Messages: json.RawMessage(`[["execution_error", {"exception_message": "server stopped"}]]`),
 	}
-	if _, err := s.RequeueRunning(ctx, store.Result{Status: store.InProgress}); err == nil {
+	if _, err := s.RequeueRunning(ctx, "w", store.Result{Status: store.InProgress}); err == nil {
 		t.Error("RequeueRunning with a non-final status: no error")
 	}
-	n, err := s.RequeueRunning(ctx, stopped)
+	n, err := s.RequeueRunning(ctx, "w", stopped)
 	if err != nil || n != 2 {
 		t.Fatalf("RequeueRunning = %d, %v; want 2", n, err)
 	}
@@ -416,9 +419,102 @@ func testRequeueRunning(t *testing.T, s store.Store) {
 	wantIDs(t, "Queue running", running)
 	wantIDs(t, "Queue pending", pending, "p")
 	wantQueueLen(t, s, 1, 0)
-	if n, err := s.RequeueRunning(ctx, stopped); err != nil || n != 0 {
+	if n, err := s.RequeueRunning(ctx, "w", stopped); err != nil || n != 0 {
 		t.Errorf("second RequeueRunning = %d, %v; want 0", n, err)
 	}
+}
+
+// testRequeueRunning's store is shared: a restarting worker finishes its
+// own running jobs only, not those other workers run.
+func testRequeueRunningOtherWorker(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enqueue(t, s, newJob("mine", 0), newJob("theirs", 1))
+	for _, w := range []string{"me", "them"} {
+		if _, err := s.Claim(ctx, w, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := result(store.Failed, 9000)
+	if n, err := s.RequeueRunning(ctx, "me", stopped); err != nil || n != 1 {
+		t.Fatalf("RequeueRunning(me) = %d, %v; want 1", n, err)
+	}
+	wantStatus(t, s, "mine", store.Failed)
+	wantStatus(t, s, "theirs", store.InProgress)
+	if err := s.Finish(ctx, "them", "theirs", result(store.Completed, 9001)); err != nil {
+		t.Errorf("Finish by the other worker: %v", err)
+	}
+}
+
+func testFinishOtherWorker(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enqueue(t, s, newJob("a", 0))
+	claim(t, s, "a") // by "w"
+	if err := s.Finish(ctx, "x", "a", result(store.Completed, 1)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Finish by a worker that did not claim the job: %v, want ErrNotFound", err)
+	}
+	wantStatus(t, s, "a", store.InProgress)
+	finish(t, s, "a", store.Completed)
+}
+
+// testLeases follows a job whose worker dies: its lease runs out, another
+// worker takes it back into the queue and runs it, the dead worker's late
+// Finish is refused, and a second expiry fails the job.
+func testLeases(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	enqueue(t, s, newJob("job", 0), newJob("later", 1))
+	if _, err := s.Claim(ctx, "a", 1000); err != nil { // leased until 1000+Lease
+		t.Fatal(err)
+	}
+	expire := func(now int64, r *store.Result, want ...string) {
+		t.Helper()
+		ids, err := s.RequeueExpired(ctx, now, r)
+		if err != nil || !slices.Equal(ids, want) {
+			t.Fatalf("RequeueExpired(%d) = %q, %v; want %q", now, ids, err, want)
+		}
+	}
+	heartbeat := func(worker string, until int64, want int) {
+		t.Helper()
+		if n, err := s.Heartbeat(ctx, worker, until); n != want || err != nil {
+			t.Fatalf("Heartbeat(%s, %d) = %d, %v; want %d", worker, until, n, err, want)
+		}
+	}
+	expire(1000+store.Lease, nil) // not yet
+	heartbeat("a", 5000+store.Lease, 1)
+	heartbeat("a", 2000+store.Lease, 1) // a lease never shrinks
+	heartbeat("b", 5000+store.Lease, 0)
+	expire(4000+store.Lease, nil) // extended
+
+	// a dies: its job goes back to the queue, ahead of "later".
+	expire(6000+store.Lease, nil, "job")
+	if j := get(t, s, "job"); j.Status != store.Pending || j.Worker != "" || j.StartTime != 0 {
+		t.Fatalf("requeued job = %+v; want pending, no worker", j)
+	}
+	_, pending := queue(t, s)
+	wantIDs(t, "Queue pending", pending, "job", "later")
+	wantQueueLen(t, s, 2, 0)
+	heartbeat("a", 9000+store.Lease, 0) // the job is no longer a's
+	if err := s.Finish(ctx, "a", "job", result(store.Completed, 7000)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Finish by the dead worker: %v, want ErrNotFound", err)
+	}
+	if j, err := s.Claim(ctx, "b", 8000); err != nil || j.ID != "job" || j.Worker != "b" {
+		t.Fatalf("Claim = %+v, %v; want the requeued job, by b", j, err)
+	}
+	if err := s.Finish(ctx, "a", "job", result(store.Completed, 8500)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Finish by the dead worker of the job b runs: %v, want ErrNotFound", err)
+	}
+
+	// b dies too; this time the job is failed.
+	if _, err := s.RequeueExpired(ctx, 0, &store.Result{Status: store.Pending}); err == nil {
+		t.Error("RequeueExpired with a non-final result: no error")
+	}
+	failed := result(store.Failed, 9000)
+	expire(8001+store.Lease, &failed, "job")
+	h := history(t, s, all)
+	if len(h) != 1 || h[0].ID != "job" || h[0].Status != store.Failed || h[0].Worker != "b" || h[0].EndTime != 9000 {
+		t.Errorf("History = %+v; want job failed on b", h)
+	}
+	wantQueueLen(t, s, 1, 0)
+	expire(1e15, nil) // nothing runs
 }
 
 func testHistoryWindows(t *testing.T, s store.Store) {
@@ -595,7 +691,7 @@ func testJobsDuration(t *testing.T, s store.Store) {
 		if _, err := s.Claim(ctx, "w", d.start); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Finish(ctx, d.id, result(store.Completed, d.end)); err != nil {
+		if err := s.Finish(ctx, "w", d.id, result(store.Completed, d.end)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -645,7 +741,7 @@ func testResubmit(t *testing.T, s store.Store) {
 	claim(t, s, "y")
 	enqueue(t, s, newJob("y", 1))
 	wantStatus(t, s, "y", store.Pending)
-	if err := s.Finish(ctx, "y", result(store.Completed, 1)); !errors.Is(err, store.ErrNotFound) {
+	if err := s.Finish(ctx, "w", "y", result(store.Completed, 1)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Finish of a replaced run: %v, want ErrNotFound", err)
 	}
 	running, pending := queue(t, s)
@@ -825,7 +921,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 		OutputsCount:   1,
 		PreviewOutput:  json.RawMessage(`{"filename": "ComfyUI_00042_.png", "subfolder": "", "type": "output", "nodeId": "9", "mediaType": "images"}`),
 	}
-	if err := s.Finish(ctx, want.ID, r); err != nil {
+	if err := s.Finish(ctx, "node-a", want.ID, r); err != nil {
 		t.Fatal(err)
 	}
 	want.Status, want.Worker, want.StartTime, want.EndTime = store.Failed, "node-a", 1751500000123, r.EndTime
@@ -842,7 +938,7 @@ func testNilJSON(t *testing.T, s store.Store) {
 	enqueue(t, s, want)
 	checkJob(t, "Get pending", get(t, s, "bare"), want)
 	claim(t, s, "bare")
-	if err := s.Finish(t.Context(), "bare", store.Result{Status: store.Completed, StatusStr: "success", EndTime: 5}); err != nil {
+	if err := s.Finish(t.Context(), "w", "bare", store.Result{Status: store.Completed, StatusStr: "success", EndTime: 5}); err != nil {
 		t.Fatal(err)
 	}
 	want.Status, want.Worker, want.StartTime, want.EndTime, want.StatusStr = store.Completed, "w", 2000, 5, "success"

@@ -55,7 +55,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 V1 = ["ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch", "ImagePadForOutpaint", "EmptyImage"]
 V3 = {
     "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageQuantize", "ImageSharpen",
-                                           "ImageScaleToTotalPixels"],
+                                           "ImageScaleToTotalPixels", "BatchImagesNode", "BatchMasksNode"],
     "comfy_extras.nodes_mask": ["ImageCompositeMasked", "MaskPreview"],
     "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
     "comfy_extras.nodes_images": ["ImageCrop", "RepeatImageBatch", "ImageFromBatch", "ImageAddNoise", "ImageStitch",
@@ -361,11 +361,26 @@ def mask(b, h, w):
     return image(b, h, w, 1)[..., 0]
 
 
+def nest(inputs):
+    """Regroups dotted prompt names as build_nested_inputs does: "a.b" goes
+    to a["b"], and a plain "a" that also has dotted names to a["a"] (a
+    DynamicCombo's key)."""
+    groups = {k.split(".")[0] for k in inputs if "." in k}
+    out = {}
+    for k, v in inputs.items():
+        head, _, rest = k.partition(".")
+        if head in groups:
+            out.setdefault(head, {})[rest or head] = v
+        else:
+            out[k] = v
+    return out
+
+
 def execute(cls, inputs):
     """Runs the node: its outputs, and its UI (None if it has none)."""
     if hasattr(cls, "GET_SCHEMA"):
         cls.hidden = types.SimpleNamespace(unique_id=None, prompt=None, extra_pnginfo=None)
-        out = cls.execute(**inputs)
+        out = cls.execute(**nest(inputs))
         ui = out.ui.as_dict() if hasattr(out.ui, "as_dict") else out.ui
         return list(out.args), ui
     return list(getattr(cls(), cls.FUNCTION)(**inputs)), None
@@ -573,6 +588,19 @@ def more_cases():
         case("fewer than batch_size", 0.0, True, images=[image(1, 2, 2), image(2, 2, 2)], batch_size=[8]),
         case("sizes apart", 0.0, True, images=[image(1, 2, 2), image(1, 3, 2)], batch_size=[1]),
         case("sizes together fail", 0.0, True, images=[image(1, 2, 2), image(1, 3, 2)], batch_size=[2]),
+    ]
+    # Cases added later go last: image() seeds count up.
+    CASES["BatchImagesNode"] = [
+        case("same size", **{"images.image0": image(1, 2, 3), "images.image1": image(2, 2, 3)}),
+        case("one image", **{"images.image0": image(2, 3, 2, 4)}),
+        case("gap in names", **{"images.image0": image(1, 2, 2), "images.image3": image(1, 2, 2)}),
+        case("alpha and resize", 2e-6, **{"images.image0": image(1, 4, 5), "images.image1": image(1, 3, 3, 4),
+                                          "images.image2": image(2, 6, 4)}),
+        case("channel gap fails", **{"images.image0": image(1, 2, 2, 1), "images.image1": image(1, 2, 2)}),
+    ]
+    CASES["BatchMasksNode"] = [
+        case("same size", **{"masks.mask0": mask(1, 2, 3), "masks.mask1": mask(2, 2, 3)}),
+        case("resized", 2e-6, **{"masks.mask0": mask(1, 4, 5), "masks.mask2": mask(2, 3, 3), "masks.mask7": mask(1, 6, 4)}),
     ]
 
 

@@ -20,6 +20,7 @@ golden/RebatchLatents.json
 """
 import importlib.util
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _spec = importlib.util.spec_from_file_location("comfygen", os.path.join(HERE, "../../imagenode/testdata/gen.py"))
@@ -51,9 +52,24 @@ def cases():
         g.case("channels differ", 0.0, True, latents=[lat(1, 4, 2, 2), lat(1, 3, 2, 2)], batch_size=[2]),
         g.case("video latents", 0.0, True, latents=[lat(2, 4, 3, 2, 2)], batch_size=[1]),
         g.case("no latents", 0.0, True, latents=[], batch_size=[2]),
+    ], "BatchLatentsNode": [
+        g.case("same size", **{"latents.latent0": lat(1, 4, 2, 3), "latents.latent1": lat(2, 4, 2, 3)}),
+        g.case("resized, indices and mask kept", 2e-6,
+               **{"latents.latent0": lat(2, 4, 3, 3, batch_index=[4, 6], noise_mask=g.mask(1, 24, 24)),
+                  "latents.latent3": lat(1, 4, 2, 5)}),
+        g.case("channels differ", **{"latents.latent0": lat(1, 4, 2, 2), "latents.latent1": lat(1, 3, 2, 2)}),
     ]}
 
 
+def real_reshape_latent_to():
+    """nodes_post_processing imports reshape_latent_to from the stubbed
+    nodes_latent: give it the real one."""
+    ns = g.exec_defs("comfy_extras/nodes_latent.py", {"reshape_latent_to"}, {"comfy": sys.modules["comfy"]})
+    sys.modules["comfy_extras.nodes_post_processing"].reshape_latent_to = ns["reshape_latent_to"]
+
+
 if __name__ == "__main__":
-    classes, display = g.setup([], {"comfy_extras.nodes_rebatch": ["RebatchLatents"]})
+    classes, display = g.setup([], {"comfy_extras.nodes_rebatch": ["RebatchLatents"],
+                                    "comfy_extras.nodes_post_processing": ["BatchLatentsNode"]})
+    real_reshape_latent_to()
     g.write(HERE, classes, display, [], cases())

@@ -23,6 +23,7 @@ CLASSES = {
                                 "ImageColorToMask", "SolidMask", "InvertMask", "CropMask", "MaskComposite",
                                 "FeatherMask", "GrowMask", "ThresholdMask", "MaskPreview"],
     "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
+    "comfy_extras.nodes_post_processing": ["BatchMasksNode"],
 }
 
 if __name__ == "__main__":

@@ -92,6 +92,8 @@ func scalar(v any) (string, bool) {
 		return v.String(), true
 	case float64:
 		return pyjson.FormatFloat(v), true
+	case pyjson.Float:
+		return pyjson.FormatFloat(float64(v)), true
 	case json.Number:
 		if isFloatText(string(v)) {
 			f, _ := strconv.ParseFloat(string(v), 64)

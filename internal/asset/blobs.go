@@ -1,0 +1,188 @@
+package asset
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/zeebo/blake3"
+)
+
+// HashPrefix starts every content hash: "blake3:" and 64 lowercase hex
+// digits, as ComfyUI writes them.
+const HashPrefix = "blake3:"
+
+// chunk is the size of the writes to the hasher and the file. Multipart
+// parts and request bodies deliver a few KiB per read; hashing in
+// megabyte writes is what reaches Blake3's speed.
+const chunk = 1 << 20
+
+// ParseHash returns the canonical form of a content hash (trimmed,
+// lower-cased) or an error if it is not "blake3:" and 64 hex digits.
+func ParseHash(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	digest, ok := strings.CutPrefix(s, HashPrefix)
+	if !ok || len(digest) != 64 || strings.Trim(digest, "0123456789abcdef") != "" {
+		return "", errors.New("hash must be 'blake3:<hex>'")
+	}
+	return s, nil
+}
+
+// Digest returns the hex digits of a canonical hash.
+func Digest(hash string) string { return strings.TrimPrefix(hash, HashPrefix) }
+
+// Blobs keeps content on disk, one file per content named by its hash:
+// dir/blake3/ab/cd/<64 hex digits>, sharded so that no folder grows past
+// 65,536 entries of entries. Content is written to dir/tmp first and
+// renamed into place once complete, so a blob is always whole. Blob files
+// are read-only: the working folders may hold hard links to them, and
+// content must never change under its hash.
+type Blobs struct {
+	dir string
+}
+
+// OpenBlobs opens (creating it if needed) the content store in dir and
+// removes the temporary files a killed process left behind.
+func OpenBlobs(dir string) (*Blobs, error) {
+	b := &Blobs{dir: dir}
+	if err := os.RemoveAll(b.tmpDir()); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{b.tmpDir(), filepath.Join(dir, "blake3")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+func (b *Blobs) tmpDir() string { return filepath.Join(b.dir, "tmp") }
+
+// Path returns where the content of a canonical hash is (or would be).
+func (b *Blobs) Path(hash string) string {
+	d := Digest(hash)
+	return filepath.Join(b.dir, "blake3", d[0:2], d[2:4], d)
+}
+
+// Open opens the content of a canonical hash; an fs.ErrNotExist error if
+// the store does not have it.
+func (b *Blobs) Open(hash string) (*os.File, error) {
+	return os.Open(b.Path(hash))
+}
+
+// Has reports whether the store holds the content of a canonical hash.
+func (b *Blobs) Has(hash string) bool {
+	fi, err := os.Stat(b.Path(hash))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// Staged is content written to a temporary file and hashed while it
+// streamed in, not yet in the store: Commit puts it there, Discard drops
+// it. One of the two must be called.
+type Staged struct {
+	Hash string // canonical
+	Size int64
+	b    *Blobs
+	tmp  string // "" once committed or discarded
+}
+
+// Stage streams r into a temporary file, hashing it on the way, with
+// memory that does not depend on its size. On any error (r failing half
+// way, a full disk) nothing is left behind.
+func (b *Blobs) Stage(r io.Reader) (*Staged, error) {
+	var rnd [12]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(b.tmpDir(), hex.EncodeToString(rnd[:]))
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return nil, err
+	}
+	h := blake3.New()
+	n, err := copyHashing(f, h, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return nil, err
+	}
+	return &Staged{Hash: HashPrefix + hex.EncodeToString(h.Sum(nil)), Size: n, b: b, tmp: tmp}, nil
+}
+
+// Commit moves the content into the store, unless the store has it
+// already (then the staged copy is dropped), and returns its path and
+// whether it is new.
+func (s *Staged) Commit() (path string, created bool, err error) {
+	if s.tmp == "" {
+		return "", false, errors.New("asset: staged content already committed or discarded")
+	}
+	path = s.b.Path(s.Hash)
+	if s.b.Has(s.Hash) {
+		return path, false, s.Discard()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		s.Discard()
+		return "", false, err
+	}
+	// Two commits of the same content may both rename: the second
+	// replaces identical bytes, and readers see a whole file either way.
+	if err := os.Rename(s.tmp, path); err != nil {
+		s.Discard()
+		return "", false, err
+	}
+	s.tmp = ""
+	return path, true, nil
+}
+
+// Discard removes the staged copy. It may be called after Commit (it
+// then does nothing), so that a deferred Discard cleans up on every
+// early return.
+func (s *Staged) Discard() error {
+	if s.tmp == "" {
+		return nil
+	}
+	err := os.Remove(s.tmp)
+	s.tmp = ""
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
+	}
+	return err
+}
+
+// copyHashing copies r to w and to the hasher h in chunk-sized writes.
+// (Hashing each chunk on another goroutine while it is written measured no
+// faster: the write into the page cache is the cheap part.)
+func copyHashing(w io.Writer, h io.Writer, r io.Reader) (int64, error) {
+	bw := bufio.NewWriterSize(io.MultiWriter(w, h), chunk)
+	n, err := io.Copy(bw, r)
+	if err != nil {
+		return n, err
+	}
+	return n, bw.Flush()
+}
+
+// HashFile hashes the file at path, reading it in chunk-sized reads.
+func HashFile(path string) (hash string, size int64, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	return hashReader(f)
+}
+
+func hashReader(r io.Reader) (string, int64, error) {
+	h := blake3.New()
+	n, err := io.CopyBuffer(h, r, make([]byte, chunk))
+	if err != nil {
+		return "", n, fmt.Errorf("asset: hashing: %w", err)
+	}
+	return HashPrefix + hex.EncodeToString(h.Sum(nil)), n, nil
+}

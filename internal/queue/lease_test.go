@@ -1,0 +1,124 @@
+package queue_test
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gocomfy/gocomfy/internal/executor"
+	"github.com/gocomfy/gocomfy/internal/queue"
+	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/internal/store/sqlite"
+	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/nodes/builtin"
+	"github.com/gocomfy/gocomfy/nodes/testnodes"
+)
+
+// instance is a queue of its own on a shared store, as one gocomfy
+// instance has.
+type instance struct {
+	q    *queue.Queue
+	stop func()
+}
+
+// startInstance runs a queue for worker on st, with short lease and poll
+// periods and its own clock, until the test ends.
+func startInstance(t *testing.T, st store.Store, worker string, now func() time.Time) *instance {
+	t.Helper()
+	reg := node.NewRegistry()
+	builtin.Register(reg)
+	testnodes.Register(reg)
+	logger := slog.New(slog.DiscardHandler)
+	sink := executor.SinkFunc(func(executor.Event) {})
+	q, err := queue.New(t.Context(), queue.Config{
+		Store: st, Registry: reg, Executor: executor.New(reg, executor.Config{Logger: logger}), Sink: sink,
+		Worker: worker, LeaseInterval: 5 * time.Millisecond, PollInterval: 5 * time.Millisecond,
+		Logger: logger, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { q.Run(ctx) })
+	in := &instance{q: q, stop: sync.OnceFunc(func() { cancel(); wg.Wait() })}
+	t.Cleanup(in.stop)
+	return in
+}
+
+// eventually waits until cond holds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestLeaseTakenBack follows a prompt whose instance stops renewing its
+// lease in time (here: the other instance's clock is two leases ahead):
+// the other instance takes it back and runs it, and the first one stops
+// its run as soon as its heartbeat finds the prompt gone, so the prompt
+// never runs twice at once and is finished once, by its new worker.
+func TestLeaseTakenBack(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gocomfy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := startInstance(t, st, "a", time.Now)
+	acc, err := a.q.Submit(t.Context(), queue.Submission{Prompt: json.RawMessage(`{
+		"1": {"class_type": "TestSleep", "inputs": {"value": 1, "seconds": 600}},
+		"2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := acc.PromptID
+	eventually(t, "a runs the prompt", func() bool { running, _, _ := a.q.Running(); return running == id })
+
+	b := startInstance(t, st, "b", func() time.Time { return time.Now().Add(2 * store.Lease * time.Millisecond) })
+	eventually(t, "b runs the prompt", func() bool { running, _, _ := b.q.Running(); return running == id })
+	eventually(t, "a stops its run", func() bool { _, _, running := a.q.Running(); return !running })
+	if j, err := st.Get(t.Context(), id); err != nil || j.Status != store.InProgress || j.Worker != "b" {
+		t.Fatalf("job = %+v, %v; want in progress on b", j, err)
+	}
+
+	if !b.q.Interrupt(id) {
+		t.Fatal("Interrupt on b: not running")
+	}
+	eventually(t, "b finishes the prompt", func() bool { _, _, running := b.q.Running(); return !running })
+	h, err := st.History(t.Context(), store.HistoryQuery{MaxItems: -1, Offset: -1})
+	if err != nil || len(h) != 1 || h[0].ID != id || h[0].Worker != "b" || h[0].Status != store.Cancelled {
+		t.Fatalf("History = %+v, %v; want the prompt once, cancelled on b", h, err)
+	}
+}
+
+// TestIdleQueuePolls checks that an idle queue runs a prompt another
+// instance queued, with no notification: its poll finds it.
+func TestIdleQueuePolls(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gocomfy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	startInstance(t, st, "idle", time.Now)
+	// The other instance only queues: its worker never runs.
+	other := startInstance(t, st, "other", time.Now)
+	other.stop()
+	acc, err := other.q.Submit(t.Context(), queue.Submission{Prompt: json.RawMessage(`{
+		"1": {"class_type": "PrimitiveInt", "inputs": {"value": 1}},
+		"2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the idle instance runs the prompt", func() bool {
+		j, err := st.Get(t.Context(), acc.PromptID)
+		return err == nil && j.Status == store.Completed && j.Worker == "idle"
+	})
+}

@@ -1,0 +1,80 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gocomfy/gocomfy/pyjson"
+)
+
+// getEvents is GET /api/v2/jobs/{id}/events: Server-Sent Events. On
+// connect the current status and progress; then a status event on every
+// change of status or queue position, a progress event on every new
+// snapshot, an output event per output as it appears, until the terminal
+// status event. Every event is derived from the job view, so a missed
+// wake-up only delays an event until the next one (or the keep-alive).
+func (a *v2API) getEvents(w http.ResponseWriter, r *http.Request) error {
+	id := r.PathValue("id")
+	wake, stop := a.tracker.watch(id) // before the first view: nothing is missed
+	defer stop()
+	view, err := a.view(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+
+	var lastStatus, lastProgress []byte
+	sent := map[string]bool{}
+	keepAlive := time.NewTicker(sseKeepAlive)
+	defer keepAlive.Stop()
+	for {
+		status, _ := view.Get("status")
+		position, _ := view.Get("queue_position")
+		terminal := status == "succeeded" || status == "canceled" || status == "failed" || status == "expired"
+		if outputs, _ := view.Get("outputs"); outputs != nil {
+			for _, o := range outputs.([]any) {
+				key, err := pyjson.Marshal(o)
+				if err != nil || sent[string(key)] {
+					continue
+				}
+				sent[string(key)] = true
+				writeSSE(w, "output", key)
+			}
+		}
+		if progress, _ := view.Get("progress"); progress != nil {
+			if data, err := pyjson.Marshal(progress); err == nil && !bytes.Equal(data, lastProgress) {
+				lastProgress = data
+				writeSSE(w, "progress", data)
+			}
+		}
+		data, err := pyjson.Marshal(pyjson.Object{{Key: "status", Value: status}, {Key: "queue_position", Value: position}})
+		if err == nil && !bytes.Equal(data, lastStatus) {
+			lastStatus = data
+			writeSSE(w, "status", data)
+		}
+		if err := rc.Flush(); err != nil || terminal {
+			return nil
+		}
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-wake:
+		case <-keepAlive.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+		}
+		if view, err = a.view(r.Context(), id); err != nil {
+			return nil // the job left the history: the stream just ends
+		}
+	}
+}
+
+// writeSSE writes one event; data is one line of JSON.
+func writeSSE(w http.ResponseWriter, event string, data []byte) {
+	fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, data)
+}
