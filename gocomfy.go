@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gocomfy/gocomfy/internal/asset"
 	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/internal/executor"
 	"github.com/gocomfy/gocomfy/internal/files"
@@ -82,6 +83,9 @@ type Config struct {
 	MaxUploadSizeIsFloat bool
 	CORSOrigin           string
 	FrontEndRoot         string
+	// EnableAssets is --enable-assets: the /api/assets routes, with
+	// uploads and outputs registered as assets.
+	EnableAssets bool
 	// MultiUser is --multi-user: each user (comfy-user header) has their own
 	// user data and settings.
 	MultiUser bool
@@ -220,8 +224,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	sink := &event.Sink{Hub: hub, Log: log}
 	exec := executor.New(a.nodes, executor.Config{
 		Cache: cacheMode(a.cfg.Cache), LRUSize: a.cfg.LRUSize,
-		Folders:         node.Folders{Input: folders.Root(files.Input), Output: folders.Root(files.Output), Temp: folders.Root(files.Temp)},
-		DisableMetadata: a.cfg.DisableMetadata, Logger: log,
+		Folders: roots, DisableMetadata: a.cfg.DisableMetadata, Logger: log,
 	})
 	serverID := newID()
 	// A SQLite database has one process, which claims under a fixed id, so
@@ -234,10 +237,30 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		worker = serverID
 	}
 	notifier, _ := st.(store.Notifier) // wakes the queue when another instance queues
+
+	// --enable-assets: uploads and outputs are registered as assets, whose
+	// content lives in a hash-sharded folder ("__" keeps /userdata out).
+	jobStore, execSink := store.Store(st), executor.Sink(sink)
+	var assets *asset.Library
+	if a.cfg.EnableAssets {
+		as, ok := st.(store.AssetStore)
+		if !ok {
+			return errors.New("--enable-assets needs the SQLite store")
+		}
+		blobs, err := asset.OpenBlobs(filepath.Join(folders.Dir(files.User), "__assets"))
+		if err != nil {
+			return err
+		}
+		assets = asset.New(asset.Config{Store: as, Blobs: blobs, Folders: folders, Logger: log, Events: sink})
+		jobStore, execSink = assets.RecordOutputs(st), assets.Sink(sink)
+		assets.Seeder().Start([]string{"input", "output"})
+		defer func() { assets.Seeder().Cancel(); assets.Seeder().Wait() }() // before st.Close
+	}
+
 	metrics := server.NewMetrics()
-	queueStore := &drainingStore{Store: st}
+	queueStore := &drainingStore{Store: jobStore}
 	q, err := queue.New(ctx, queue.Config{
-		Store: queueStore, Registry: a.nodes, Executor: exec, Sink: metrics.Observe(sink, st),
+		Store: queueStore, Registry: a.nodes, Executor: exec, Sink: metrics.Observe(execSink, st),
 		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: worker, Notifier: notifier, Logger: log,
 	})
 	if err != nil {
@@ -254,6 +277,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		CORSOrigin: a.cfg.CORSOrigin, Routes: a.routes, WebDirs: a.webDirs, Frontend: frontend,
 		Version: Version, ServerID: serverID, Argv: a.cfg.Argv,
 		Keys: keys, AllowedHosts: a.cfg.AllowedHosts, MaxPending: a.cfg.MaxPending, Metrics: metrics,
+		Assets: assets,
 	})
 	// Request contexts derive from connCtx: cancelling it at the end of a
 	// shutdown closes the WebSockets, which Shutdown does not track.

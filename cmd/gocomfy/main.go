@@ -45,6 +45,7 @@ var flagDefs = []flagDef{
 	{name: "db", kind: argOne, help: "same as --database-url"},
 	{name: "max-history", kind: argOne, help: "finished prompts kept in the history; default 100000"},
 	{name: "max-queue", kind: argOne, help: "pending prompts accepted before POST /prompt answers 429; default no bound"},
+	{name: "enable-assets", kind: argBool, help: "serve /api/assets; uploads and outputs are registered as assets"},
 	{name: "enable-test-nodes", kind: argBool, help: "register ComfyUI's execution test nodes"},
 	{name: "api-key-file", kind: argOne, help: "file of API keys, one USER:KEY or USER:sha256:HEX per line (USER * for an admin); $GOCOMFY_API_KEYS holds more, comma-separated; see README, Security"},
 	{name: "disable-auth", kind: argBool, help: "serve without API keys even on a non-loopback address (whoever reaches it can run workflows)"},
@@ -74,7 +75,7 @@ var ignoredFlags = []flagDef{
 	{name: "mmap-torch-files"}, {name: "disable-mmap"}, {name: "dont-print-server"}, {name: "quick-test-for-ci"},
 	{name: "windows-standalone-build"}, {name: "disable-all-custom-nodes"}, {name: "whitelist-custom-nodes", kind: argMany},
 	{name: "disable-api-nodes"}, {name: "log-stdout"}, {name: "enable-compress-response-body"},
-	{name: "enable-assets"}, {name: "enable-asset-hashing"}, {name: "feature-flag", kind: argOne},
+	{name: "enable-asset-hashing"}, {name: "feature-flag", kind: argOne},
 	{name: "front-end-version", kind: argOne},
 }
 
@@ -124,7 +125,7 @@ func configFrom(p parsedArgs) (gocomfy.Config, error) {
 		CORSOrigin: p.str("enable-cors-header"), FrontEndRoot: p.str("front-end-root"),
 		TLSCertFile: p.str("tls-certfile"), TLSKeyFile: p.str("tls-keyfile"),
 		DisableMetadata: p.has("disable-metadata"), EnableTestNodes: p.has("enable-test-nodes"),
-		MultiUser:   p.has("multi-user"),
+		MultiUser: p.has("multi-user"), EnableAssets: p.has("enable-assets"),
 		DatabaseURL: p.str("database-url"), ExtraModelPaths: p["extra-model-paths-config"],
 		APIKeyFile: p.str("api-key-file"), DisableAuth: p.has("disable-auth"), AllowedHosts: p["allowed-hosts"],
 	}

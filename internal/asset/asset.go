@@ -14,7 +14,10 @@
 package asset
 
 import (
+	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,9 +132,11 @@ func (l *Library) CheckUploadTags(tags []string) error {
 	return nil
 }
 
+// isModelFolder reports whether name is a model folder key (not a legacy
+// name) with a directory, other than custom_nodes (code, not models).
 func (l *Library) isModelFolder(name string) bool {
-	dirs, ok := l.cfg.Folders.Models.Dirs(name)
-	return ok && len(dirs) > 0 && name != "custom_nodes" && l.cfg.Folders.Models.Has(name)
+	dirs, _ := l.cfg.Folders.Models.Dirs(name)
+	return name != "custom_nodes" && l.cfg.Folders.Models.Has(name) && len(dirs) > 0
 }
 
 // Upload is what an upload records besides its content.
@@ -163,7 +168,7 @@ func (l *Library) AddUpload(ctx context.Context, s *Staged, u Upload) (*store.As
 	name := displayName(u.Name, u.ClientName, Digest(s.Hash))
 	mimeType := u.MimeType
 	if mimeType == "" {
-		mimeType = cmpOr(TypeByName(u.ClientName), TypeByName(u.Name), "application/octet-stream")
+		mimeType = cmp.Or(TypeByName(u.ClientName), TypeByName(u.Name), "application/octet-stream")
 	}
 	ref := store.NewRef{
 		Hash: s.Hash, Size: s.Size, MimeType: mimeType, Create: true, Name: name, OwnerID: u.Owner,
@@ -271,7 +276,7 @@ func (l *Library) UpdateRef(ctx context.Context, id, owner string, u store.RefUp
 // displayName is ComfyUI's _sanitize_filename(name or client name,
 // fallback): a base name, never empty.
 func displayName(name, clientName, fallback string) string {
-	n := strings.TrimSpace(cmpOr(name, clientName))
+	n := strings.TrimSpace(cmp.Or(name, clientName))
 	if n == "" {
 		n = fallback
 	}
@@ -280,15 +285,6 @@ func displayName(name, clientName, fallback string) string {
 		return fallback
 	}
 	return n
-}
-
-func cmpOr(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // withFilename returns the JSON object meta with "filename" set, as the
@@ -414,19 +410,20 @@ func linkInto(blob, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o777); err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".link.tmp")
-	os.Remove(tmp)
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+"."+hex.EncodeToString(rnd[:])+".tmp")
 	if err := os.Link(blob, tmp); err != nil {
 		if err := copyFile(blob, tmp); err != nil {
 			os.Remove(tmp)
 			return err
 		}
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	err := os.Rename(tmp, dst)
+	// When dst is already a link to the blob, rename(2) succeeds and
+	// leaves tmp in place: remove it either way.
+	os.Remove(tmp)
+	return err
 }
 
 func copyFile(src, dst string) error {
@@ -545,7 +542,7 @@ func (l *Library) registerPlace(ctx context.Context, p place, o FileOptions) (*s
 	} else if hash, size, err = hashReader(f); err != nil {
 		return nil, false, err
 	}
-	mimeType := cmpOr(TypeByName(p.rel), "application/octet-stream")
+	mimeType := cmp.Or(TypeByName(p.rel), "application/octet-stream")
 	meta, err := withFilename(nil, p.filename())
 	if err != nil {
 		return nil, false, err
@@ -559,7 +556,7 @@ func (l *Library) registerPlace(ctx context.Context, p place, o FileOptions) (*s
 		Name: displayName(o.Name, path.Base(p.rel), Digest(hash)), OwnerID: o.Owner,
 		FilePath: p.abs(), MtimeNS: fi.ModTime().UnixNano(), JobID: o.JobID,
 		UserMetadata: meta, SystemMetadata: system,
-		Tags: tags, TagOrigin: cmpOr(o.Origin, "automatic"), Time: l.Now(),
+		Tags: tags, TagOrigin: cmp.Or(o.Origin, "automatic"), Time: l.Now(),
 	})
 	return r, isNew, err
 }
@@ -593,7 +590,7 @@ func (l *Library) Open(ctx context.Context, r *store.AssetRef) (*Content, error)
 		f.Close()
 		return nil, err
 	}
-	return &Content{File: f, Name: r.Name, MimeType: cmpOr(r.Asset.MimeType, TypeByName(r.Name), "application/octet-stream")}, nil
+	return &Content{File: f, Name: r.Name, MimeType: cmp.Or(r.Asset.MimeType, TypeByName(r.Name), "application/octet-stream")}, nil
 }
 
 // OpenHash opens content by hash for /view?filename=blake3:…, as a
@@ -624,8 +621,8 @@ func (l *Library) OpenHash(ctx context.Context, hash, owner string) (*Content, e
 	if err != nil {
 		return nil, err
 	}
-	name := cmpOr(named.Name, filepath.Base(named.FilePath))
-	return &Content{File: f, Name: name, MimeType: cmpOr(a.MimeType, TypeByName(name), "application/octet-stream")}, nil
+	name := cmp.Or(named.Name, filepath.Base(named.FilePath))
+	return &Content{File: f, Name: name, MimeType: cmp.Or(a.MimeType, TypeByName(name), "application/octet-stream")}, nil
 }
 
 // openContent opens file if it exists, else the store's copy of a, else a

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -426,5 +427,25 @@ func TestSeeder(t *testing.T) {
 	_, total, _ = l.Store().ListRefs(t.Context(), store.AssetQuery{Limit: 10})
 	if total != 1 {
 		t.Errorf("%d assets listed after a file went, want 1", total)
+	}
+}
+
+// TestConcurrentUploads stores the same new content from several uploads
+// at once: every one succeeds, one content and one file result.
+func TestConcurrentUploads(t *testing.T) {
+	l, folders := newLibrary(t)
+	data := []byte("same bytes")
+	var wg sync.WaitGroup
+	for range 4 {
+		s := stage(t, l, data)
+		wg.Go(func() {
+			if _, _, err := l.AddUpload(t.Context(), s, Upload{Tags: []string{"input"}, ClientName: "a.txt"}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if names := entries(t, folders.Dir(files.Input)); len(names) != 1 {
+		t.Errorf("input holds %q, want one file", names)
 	}
 }

@@ -39,8 +39,8 @@ func ParseHash(s string) (string, error) {
 func Digest(hash string) string { return strings.TrimPrefix(hash, HashPrefix) }
 
 // Blobs keeps content on disk, one file per content named by its hash:
-// dir/blake3/ab/cd/<64 hex digits>, sharded so that no folder grows past
-// 65,536 entries of entries. Content is written to dir/tmp first and
+// dir/blake3/ab/cd/<64 hex digits>, in two levels of 256 folders so that
+// no folder grows too large. Content is written to dir/tmp first and
 // renamed into place once complete, so a blob is always whole. Blob files
 // are read-only: the working folders may hold hard links to them, and
 // content must never change under its hash.
@@ -69,12 +69,6 @@ func (b *Blobs) tmpDir() string { return filepath.Join(b.dir, "tmp") }
 func (b *Blobs) Path(hash string) string {
 	d := Digest(hash)
 	return filepath.Join(b.dir, "blake3", d[0:2], d[2:4], d)
-}
-
-// Open opens the content of a canonical hash; an fs.ErrNotExist error if
-// the store does not have it.
-func (b *Blobs) Open(hash string) (*os.File, error) {
-	return os.Open(b.Path(hash))
 }
 
 // Has reports whether the store holds the content of a canonical hash.
@@ -168,19 +162,11 @@ func copyHashing(w io.Writer, h io.Writer, r io.Reader) (int64, error) {
 	return n, bw.Flush()
 }
 
-// HashFile hashes the file at path, reading it in chunk-sized reads.
-func HashFile(path string) (hash string, size int64, err error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	return hashReader(f)
-}
-
+// hashReader hashes what r holds, in chunk-sized writes.
 func hashReader(r io.Reader) (string, int64, error) {
 	h := blake3.New()
-	n, err := io.CopyBuffer(h, r, make([]byte, chunk))
+	// Hide r's WriterTo (an *os.File's would copy in 32 KiB writes).
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, chunk))
 	if err != nil {
 		return "", n, fmt.Errorf("asset: hashing: %w", err)
 	}

@@ -98,6 +98,7 @@ type outputRecorder struct {
 	lib *Library
 }
 
+// Finish registers the outputs' files, then records the result with their ids.
 func (o *outputRecorder) Finish(ctx context.Context, worker, id string, r store.Result) error {
 	if nodes, err := pyjson.DecodeObject(r.Outputs); err == nil {
 		changed := false

@@ -33,7 +33,6 @@ import (
 func (s *Server) assetRoutes() []route {
 	h := s.serveAsset
 	return []route{
-		{"HEAD /api/assets/hash/{hash}", h(s.headAssetHash), false},
 		{"GET /api/assets", h(s.listAssets), false},
 		{"POST /api/assets", h(s.uploadAsset), false},
 		{"POST /api/assets/from-hash", h(s.assetFromHash), false},
@@ -44,7 +43,7 @@ func (s *Server) assetRoutes() []route {
 		{"GET /api/assets/{id}", h(s.getAsset), false},
 		{"PUT /api/assets/{id}", h(s.updateAsset), false},
 		{"DELETE /api/assets/{id}", h(s.deleteAsset), false},
-		{"GET /api/assets/{id}/content", h(s.assetContent), false},
+		{"GET /api/assets/{id}/{sub}", h(s.getAssetSub), false},
 		{"POST /api/assets/{id}/tags", h(s.addAssetTags), false},
 		{"DELETE /api/assets/{id}/tags", h(s.removeAssetTags), false},
 		{"GET /api/tags", h(s.listTags), false},
@@ -67,6 +66,9 @@ func assetError(status int, code, message string, details any) error {
 // A body over the size limit stays serve's 413.
 func (s *Server) serveAsset(h handlerFunc) http.Handler {
 	return s.serve(func(w http.ResponseWriter, r *http.Request) error {
+		if err := assetPathMatches(r); err != nil {
+			return err
+		}
 		if s.cfg.Assets == nil {
 			return assetError(http.StatusServiceUnavailable, "SERVICE_DISABLED",
 				"Assets system is disabled. Start the server with --enable-assets to use this feature.", nil)
@@ -102,18 +104,26 @@ func (s *Server) assetOwner(r *http.Request) (string, error) {
 // uuidPattern is ComfyUI's route pattern for ids: canonical, any case.
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
-// assetID returns the {id} path value, lower-cased. An id that is not a
-// UUID does not match ComfyUI's routes: 404 for GET, 405 otherwise.
-func assetID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	if uuidPattern.MatchString(id) {
-		return strings.ToLower(id), nil
+// assetPathMatches answers as ComfyUI's router does to the paths its
+// patterns would not match, before anything else: an {id} that is not a
+// UUID (404 for GET, else 405), and under /api/assets/{id}/ anything but
+// content (or HEAD /api/assets/hash/{hash}).
+func assetPathMatches(r *http.Request) error {
+	id, sub := r.PathValue("id"), r.PathValue("sub")
+	switch {
+	case id == "hash" && sub != "":
+		return nil // getAssetSub checks the method
+	case id != "" && !uuidPattern.MatchString(id) && r.Method != http.MethodGet && r.Method != http.MethodHead:
+		return errorf(http.StatusMethodNotAllowed, "405: Method Not Allowed")
+	case id != "" && !uuidPattern.MatchString(id), sub != "" && sub != "content":
+		return errorf(http.StatusNotFound, "404: Not Found")
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return "", errorf(http.StatusNotFound, "404: Not Found")
-	}
-	return "", errorf(http.StatusMethodNotAllowed, "405: Method Not Allowed")
+	return nil
 }
+
+// assetID returns the {id} path value (checked by assetPathMatches),
+// lower-cased as ComfyUI's str(uuid.UUID(id)) does.
+func assetID(r *http.Request) string { return strings.ToLower(r.PathValue("id")) }
 
 // refError maps the store's errors about one reference.
 func refError(err error, id string) error {
@@ -145,7 +155,11 @@ func (s *Server) assetJSON(r *http.Request, ref *store.AssetRef) pyjson.Object {
 	preview := s.previewURL(r, ref)
 	add("preview_url", preview, preview != "")
 	add("preview_id", ref.PreviewID, ref.PreviewID != "")
-	add("user_metadata", json.RawMessage(cmpOrBytes(ref.UserMetadata, "{}")), true)
+	meta := ref.UserMetadata
+	if len(meta) == 0 {
+		meta = json.RawMessage(`{}`)
+	}
+	add("user_metadata", meta, true)
 	add("is_immutable", false, true)
 	add("metadata", ref.SystemMetadata, len(ref.SystemMetadata) > 0)
 	add("job_id", ref.JobID, ref.JobID != "")
@@ -154,13 +168,6 @@ func (s *Server) assetJSON(r *http.Request, ref *store.AssetRef) pyjson.Object {
 	add("updated_at", isoformat(ref.UpdatedAt), true)
 	add("last_access_time", isoformat(ref.LastAccessTime), true)
 	return o
-}
-
-func cmpOrBytes(b []byte, def string) []byte {
-	if len(b) == 0 {
-		return []byte(def)
-	}
-	return b
 }
 
 // isoformat is Python's isoformat of a naive UTC datetime: no zone, and
@@ -178,8 +185,10 @@ func isoformat(t time.Time) string {
 // there is none.
 func (s *Server) previewURL(r *http.Request, ref *store.AssetRef) string {
 	if ref.PreviewID != "" {
-		// ComfyUI looks the preview up without a user: shared ones only.
-		p, err := s.cfg.Assets.Store().Ref(r.Context(), ref.PreviewID, "")
+		// As the request's user sees it: ComfyUI looks it up for no user,
+		// and so finds no preview among the (user-owned) API uploads.
+		owner, _ := s.assetOwner(r)
+		p, err := s.cfg.Assets.Store().Ref(r.Context(), ref.PreviewID, owner)
 		if err != nil {
 			return ""
 		}
@@ -231,10 +240,25 @@ func (s *Server) createdJSON(r *http.Request, ref *store.AssetRef, created bool)
 	return append(s.assetJSON(r, ref), pyjson.Field{Key: "created_new", Value: created})
 }
 
+// getAssetSub serves GET /api/assets/{id}/content and HEAD
+// /api/assets/hash/{hash}. They share one pattern because net/http finds
+// the two ambiguous (/api/assets/hash/content matches both, and a GET
+// pattern also matches HEAD).
+func (s *Server) getAssetSub(w http.ResponseWriter, r *http.Request) error {
+	switch {
+	case r.PathValue("id") == "hash" && r.Method == http.MethodHead:
+		return s.headAssetHash(w, r, r.PathValue("sub"))
+	case r.PathValue("id") == "hash":
+		w.Header().Set("Allow", "HEAD")
+		return errorf(http.StatusMethodNotAllowed, "405: Method Not Allowed")
+	}
+	return s.assetContent(w, r)
+}
+
 // headAssetHash is HEAD /api/assets/hash/{hash}: whether any content has
 // the hash, whoever refers to it.
-func (s *Server) headAssetHash(w http.ResponseWriter, r *http.Request) error {
-	hash, err := asset.ParseHash(r.PathValue("hash"))
+func (s *Server) headAssetHash(w http.ResponseWriter, r *http.Request, hash string) error {
+	hash, err := asset.ParseHash(hash)
 	if err != nil {
 		return assetError(http.StatusBadRequest, "INVALID_HASH", "hash must be like 'blake3:<hex>'", nil)
 	}
@@ -252,10 +276,7 @@ func (s *Server) headAssetHash(w http.ResponseWriter, r *http.Request) error {
 
 // getAsset is GET /api/assets/{id}.
 func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) error {
-	id, err := assetID(r)
-	if err != nil {
-		return err
-	}
+	id := assetID(r)
 	owner, err := s.assetOwner(r)
 	if err != nil {
 		return err
@@ -270,10 +291,7 @@ func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) error {
 
 // deleteAsset is DELETE /api/assets/{id}: a soft delete; the content stays.
 func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) error {
-	id, err := assetID(r)
-	if err != nil {
-		return err
-	}
+	id := assetID(r)
 	owner, err := s.assetOwner(r)
 	if err != nil {
 		return err
@@ -309,10 +327,7 @@ func readAssetJSON(r *http.Request, v any) error {
 // updateAsset is PUT /api/assets/{id}: name, user_metadata (replaced
 // whole), preview_id; at least one.
 func (s *Server) updateAsset(w http.ResponseWriter, r *http.Request) error {
-	id, err := assetID(r)
-	if err != nil {
-		return err
-	}
+	id := assetID(r)
 	var body map[string]json.RawMessage
 	if err := readAssetJSON(r, &body); err != nil {
 		return err
@@ -348,10 +363,7 @@ func (s *Server) updateAsset(w http.ResponseWriter, r *http.Request) error {
 // support. Types a browser would run (HTML, SVG, XML, scripts) are sent
 // as application/octet-stream attachments whatever the disposition asked.
 func (s *Server) assetContent(w http.ResponseWriter, r *http.Request) error {
-	id, err := assetID(r)
-	if err != nil {
-		return err
-	}
+	id := assetID(r)
 	owner, err := s.assetOwner(r)
 	if err != nil {
 		return err
@@ -470,7 +482,7 @@ func (s *Server) uploadedAsset(r *http.Request, t files.Type, name string) pyjso
 	return append(o, pyjson.Field{Key: "mime_type", Value: mimeType}, pyjson.Field{Key: "tags", Value: ref.Tags})
 }
 
-// uploadForm is what an asset upload form holds: the content, staged while
+// assetForm is what an asset upload form holds: the content, staged while
 // it streamed in (nil when absent or skipped), and the text fields.
 type assetForm struct {
 	staged     *asset.Staged
@@ -488,10 +500,9 @@ type assetForm struct {
 
 // readAssetForm streams a multipart upload: the file part goes straight
 // into the content store's staging area (hashed on the way), or is read
-// and dropped when a known hash came before it. The caller must Discard
-// the staged content if readAssetForm returns an error... it does so
-// itself: on error nothing is left.
-func (s *Server) readAssetForm(r *http.Request) (f *assetForm, err error) {
+// and dropped when a known hash came before it. On success the caller
+// owns the staged content; on error nothing is left of it.
+func (s *Server) readAssetForm(r *http.Request) (_ *assetForm, err error) {
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if !strings.HasPrefix(mediaType, "multipart/") {
 		return nil, assetError(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Use multipart/form-data for uploads.", nil)
@@ -500,24 +511,24 @@ func (s *Server) readAssetForm(r *http.Request) (f *assetForm, err error) {
 	if err != nil {
 		return nil, assetError(http.StatusBadRequest, "BAD_REQUEST", "malformed multipart body: "+err.Error(), nil)
 	}
-	f = &assetForm{}
+	form := &assetForm{}
 	defer func() {
-		if err != nil && f.staged != nil {
-			f.staged.Discard()
+		if err != nil && form.staged != nil {
+			form.staged.Discard()
 		}
 	}()
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return f, nil
+			return form, nil
 		}
 		if err != nil {
-			return f, clientReadError(err)
+			return nil, clientReadError(err)
 		}
-		err = s.readAssetPart(r, f, part)
+		err = s.readAssetPart(r, form, part)
 		part.Close()
 		if err != nil {
-			return f, err
+			return nil, err
 		}
 	}
 }
@@ -628,6 +639,7 @@ type readErr struct {
 	err error
 }
 
+// Read reads from r and records its error.
 func (e *readErr) Read(p []byte) (int, error) {
 	n, err := e.r.Read(p)
 	if err != nil && err != io.EOF {
@@ -821,10 +833,7 @@ func (s *Server) assetFromHash(w http.ResponseWriter, r *http.Request) error {
 
 // changeAssetTags is POST and DELETE /api/assets/{id}/tags.
 func (s *Server) changeAssetTags(w http.ResponseWriter, r *http.Request, remove bool) error {
-	id, err := assetID(r)
-	if err != nil {
-		return err
-	}
+	id := assetID(r)
 	var body map[string]json.RawMessage
 	if err := readAssetJSON(r, &body); err != nil {
 		return err
@@ -1149,7 +1158,7 @@ func (s *Server) seedAssets(w http.ResponseWriter, r *http.Request) error {
 		seeder.Wait()
 		st := seeder.Status()
 		writeJSON(w, http.StatusOK, pyjson.Object{{Key: "status", Value: "completed"},
-			{Key: "progress", Value: progressJSON(st.Progress, false)}, {Key: "errors", Value: nonNil(st.Errors)}})
+			{Key: "progress", Value: progressJSON(st.Progress, false)}, {Key: "errors", Value: append([]string{}, st.Errors...)}})
 		return nil
 	}
 	writeJSON(w, http.StatusAccepted, pyjson.Object{{Key: "status", Value: "started"}})
@@ -1173,7 +1182,7 @@ func progressJSON(p *asset.Progress, orNull bool) any {
 func (s *Server) seedStatus(w http.ResponseWriter, r *http.Request) error {
 	st := s.cfg.Assets.Seeder().Status()
 	writeJSON(w, http.StatusOK, pyjson.Object{{Key: "state", Value: string(st.State)},
-		{Key: "progress", Value: progressJSON(st.Progress, true)}, {Key: "errors", Value: nonNil(st.Errors)}})
+		{Key: "progress", Value: progressJSON(st.Progress, true)}, {Key: "errors", Value: append([]string{}, st.Errors...)}})
 	return nil
 }
 

@@ -275,11 +275,15 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request,
 	if err != nil {
 		return fileError(err)
 	}
-	writeJSON(w, http.StatusOK, pyjson.Object{
+	resp := pyjson.Object{
 		{Key: "name", Value: name},
 		{Key: "subfolder", Value: up.Subfolder},
 		{Key: "type", Value: string(t)},
-	})
+	}
+	if a := s.uploadedAsset(r, t, path.Join(up.Subfolder, name)); a != nil {
+		resp = append(resp, pyjson.Field{Key: "asset", Value: a})
+	}
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -416,6 +420,9 @@ func withAlphaOf(img, mask image.Image) *image.NRGBA {
 // text) is an application/octet-stream attachment.
 func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
 	q := query(r)
+	if strings.HasPrefix(q.Get("filename"), "blake3:") && s.cfg.Assets != nil {
+		return s.viewAsset(w, r, q.Get("filename")) // an asset, by content hash
+	}
 	if !q.Has("filename") || strings.HasPrefix(q.Get("filename"), "blake3:") {
 		// blake3: names are asset hashes, and assets are off.
 		writeEmpty(w, http.StatusNotFound)

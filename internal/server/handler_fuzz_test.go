@@ -56,7 +56,8 @@ func FuzzPathParams(f *testing.F) {
 				req.RequestURI = u.RequestURI()
 				w := httptest.NewRecorder()
 				e.h.ServeHTTP(w, req)
-				if w.Code >= 500 {
+				// 503 is the assets routes' answer when assets are off (spec §11.1).
+				if w.Code >= 500 && w.Code != 503 {
 					t.Fatalf("%s %s: %d %s", tg.method, u.RequestURI(), w.Code, w.Body)
 				}
 			}

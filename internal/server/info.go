@@ -47,7 +47,7 @@ func (s *Server) features() pyjson.Object {
 		{Key: "max_upload_size", Value: size},
 		{Key: "extension", Value: pyjson.Object{{Key: "manager", Value: pyjson.Object{{Key: "supports_v4", Value: true}}}}},
 		{Key: "node_replacements", Value: true},
-		{Key: "assets", Value: false},
+		{Key: "assets", Value: s.cfg.Assets != nil},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gocomfy/gocomfy/internal/asset"
 	"github.com/gocomfy/gocomfy/internal/auth"
 	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/internal/files"
@@ -40,6 +41,9 @@ type Config struct {
 	// UserData holds the users, their files and settings, and the log
 	// lines of /internal/logs (nil: those routes are not served).
 	UserData *userdata.Manager
+	// Assets is the assets library of /api/assets (nil: assets are off,
+	// and those routes answer 503).
+	Assets *asset.Library
 
 	// MaxUploadSize bounds request bodies, in bytes; MaxUploadSizeIsFloat
 	// records that it was given on the command line (ComfyUI then reports
@@ -164,6 +168,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.userdataRoutes()...)
 	rs = append(rs, s.fileRoutes()...)
+	rs = append(rs, s.assetRoutes()...)
 	rs = append(rs, s.v2Routes()...)
 	rs = append(rs, route{"GET /{$}", h(s.getIndex), true})
 	if s.cfg.Frontend != nil {
