@@ -149,3 +149,16 @@ func TestRoutesUnderAPIPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestCancelJobsInvalidIDs(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, gocomfy.Config{})
+	status, body := ts.do("POST", "/api/jobs/cancel", `{"job_ids": ["abc", 123, {"a": 1}, 1.5, true, null]}`)
+	want := `{"error": "job_ids contains invalid id(s)", "invalid_ids": ["abc", "123", "{'a': 1}", "1.5", "True", "None"]}`
+	if status != 400 || string(body) != want {
+		t.Errorf("%d %s\nwant 400 %s", status, body, want)
+	}
+	if status, body := ts.do("POST", "/api/jobs/cancel", `{"job_ids": []}`); status != 200 || string(body) != `{"cancelled": false}` {
+		t.Errorf("empty list: %d %s", status, body)
+	}
+}

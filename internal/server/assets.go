@@ -23,6 +23,7 @@ import (
 	"github.com/gocomfy/gocomfy/internal/files"
 	"github.com/gocomfy/gocomfy/internal/store"
 	"github.com/gocomfy/gocomfy/internal/userdata"
+	"github.com/gocomfy/gocomfy/pyfmt"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
@@ -659,9 +660,9 @@ func uploadTags(fields []string) []string {
 		}
 		if strings.HasPrefix(v, "[") {
 			var list []any
-			if json.Unmarshal([]byte(v), &list) == nil {
+			if decodeNumbers([]byte(v), &list) == nil {
 				for _, x := range list {
-					tags = append(tags, pyStr(x))
+					tags = append(tags, pyfmt.Str(x))
 				}
 				continue
 			}
@@ -669,28 +670,6 @@ func uploadTags(fields []string) []string {
 		tags = append(tags, strings.Split(v, ",")...)
 	}
 	return asset.NormalizeTags(tags)
-}
-
-// pyStr is Python's str() of a decoded JSON scalar.
-func pyStr(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return "None"
-	case bool:
-		if v {
-			return "True"
-		}
-		return "False"
-	case float64:
-		if v == float64(int64(v)) {
-			return strconv.FormatInt(int64(v), 10)
-		}
-		return pyjson.FormatFloat(v)
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 // uploadAsset is POST /api/assets (spec §11.8).

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gocomfy/gocomfy/internal/asset"
+	"github.com/gocomfy/gocomfy/pyfmt"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
@@ -101,10 +102,10 @@ func (v *validation) hash(body map[string]json.RawMessage) string {
 // or a comma-separated string, normalised; anything else is no tags.
 func (v *validation) tags(body map[string]json.RawMessage, key string) []string {
 	var list []any
-	if json.Unmarshal(body[key], &list) == nil {
+	if decodeNumbers(body[key], &list) == nil {
 		tags := make([]string, len(list))
 		for i, x := range list {
-			tags[i] = pyStr(x)
+			tags[i] = pyfmt.Str(x)
 		}
 		return asset.NormalizeTags(tags)
 	}

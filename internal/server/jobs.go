@@ -1,9 +1,7 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/gocomfy/gocomfy/internal/queue"
 	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/pyfmt"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
@@ -132,7 +131,7 @@ func (s *Server) cancelJobs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req any
-	if json.Unmarshal(body, &req) != nil {
+	if decodeNumbers(body, &req) != nil {
 		return errorf(http.StatusBadRequest, "Request body must be valid JSON")
 	}
 	obj, _ := req.(map[string]any)
@@ -145,7 +144,7 @@ func (s *Server) cancelJobs(w http.ResponseWriter, r *http.Request) error {
 	for _, v := range ids {
 		id, isString := v.(string)
 		if u, err := uuid.Parse(id); !isString || err != nil || u.String() != id {
-			invalid = append(invalid, pythonRepr(v))
+			invalid = append(invalid, pyfmt.Str(v))
 			continue
 		}
 		valid = append(valid, id)
@@ -165,44 +164,4 @@ func (s *Server) cancelJobs(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, pyjson.Object{{Key: "cancelled", Value: cancelled}})
 	return nil
-}
-
-// pythonRepr prints a decoded JSON value roughly as Python's str() of it.
-func pythonRepr(v any) string {
-	switch v := v.(type) {
-	case string:
-		return v
-	case nil:
-		return "None"
-	case bool:
-		if v {
-			return "True"
-		}
-		return "False"
-	case float64:
-		if v == float64(int64(v)) {
-			return strconv.FormatInt(int64(v), 10)
-		}
-		return pyjson.FormatFloat(v)
-	case map[string]any:
-		parts := make([]string, 0, len(v))
-		for k, e := range v {
-			parts = append(parts, fmt.Sprintf("'%s': %s", k, quoteRepr(e)))
-		}
-		return "{" + strings.Join(parts, ", ") + "}"
-	case []any:
-		parts := make([]string, len(v))
-		for i, e := range v {
-			parts[i] = quoteRepr(e)
-		}
-		return "[" + strings.Join(parts, ", ") + "]"
-	}
-	return fmt.Sprint(v)
-}
-
-func quoteRepr(v any) string {
-	if s, ok := v.(string); ok {
-		return "'" + s + "'"
-	}
-	return pythonRepr(v)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +101,20 @@ func decodeJSONObject(r *http.Request, v any) error {
 	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return errorf(http.StatusBadRequest, "Request body must be a valid JSON object: %v", err)
+	}
+	return nil
+}
+
+// decodeNumbers decodes JSON keeping numbers as json.Number, so that an
+// int stays an int when printed the Python way (pyfmt).
+func decodeNumbers(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after JSON value")
 	}
 	return nil
 }
