@@ -53,7 +53,7 @@ func startServer(t testing.TB, cfg gocomfy.Config) *testServer {
 	}
 	t.Cleanup(func() { ts.stop() })
 	for i := 0; ; i++ {
-		resp, err := http.Get(ts.url + "/prompt")
+		resp, err := testClient.Get(ts.url + "/prompt")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -87,7 +87,7 @@ func (ts *testServer) do(method, path string, body any) (int, []byte) {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -262,3 +262,7 @@ func (r runResult) String() string {
 	}
 	return b.String()
 }
+
+// testClient has its own transport: httptest.Server.Close, in tests running
+// in parallel, closes http.DefaultTransport's idle connections.
+var testClient = &http.Client{Transport: &http.Transport{}}

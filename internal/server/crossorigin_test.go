@@ -74,7 +74,7 @@ func (q originRequest) send(t *testing.T, addr string) int {
 		req.Header.Set("Sec-WebSocket-Version", "13")
 		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
 	}
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	resp, err := originTransport.RoundTrip(req)
 	if err != nil {
 		t.Fatalf("%v: %v", q, err)
 	}
@@ -249,3 +249,8 @@ func TestCORSHeaders(t *testing.T) {
 		t.Errorf("%d %v", w.Code, h)
 	}
 }
+
+// originTransport is the matrix's own transport: httptest.Server.Close in
+// parallel tests closes http.DefaultTransport's idle connections, which
+// would break a request in flight here.
+var originTransport = &http.Transport{}
