@@ -39,6 +39,7 @@ import (
 	"github.com/gocomfy/gocomfy/internal/store/sqlite"
 	"github.com/gocomfy/gocomfy/internal/userdata"
 	"github.com/gocomfy/gocomfy/internal/web"
+	"github.com/gocomfy/gocomfy/internal/webhook"
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/nodes/builtin"
 	"github.com/gocomfy/gocomfy/nodes/imagefile"
@@ -83,6 +84,11 @@ type Config struct {
 	MaxUploadSizeIsFloat bool
 	CORSOrigin           string
 	FrontEndRoot         string
+	// WebhookURL is the server-wide webhook target; WebhookSecret
+	// ("whsec_" + base64) signs deliveries and turns webhooks on;
+	// WebhookAllowPrivate lets targets be private, loopback or link-local.
+	WebhookURL, WebhookSecret string
+	WebhookAllowPrivate       bool
 	// EnableAssets is --enable-assets: the /api/assets routes, with
 	// uploads and outputs registered as assets.
 	EnableAssets bool
@@ -222,11 +228,23 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 
 	hub := event.NewHub()
 	sink := &event.Sink{Hub: hub, Log: log}
+	serverID := newID()
+	// Instances sharing PostgreSQL pass their /ws messages to each other:
+	// a client sees its prompts' progress whichever instance runs them.
+	if t, shared := st.(event.Transport); shared {
+		bridge := event.NewBridge(sink, t, serverID)
+		bridgeCtx, stopBridge := context.WithCancel(context.WithoutCancel(ctx))
+		bridgeDone := make(chan struct{})
+		go func() {
+			defer close(bridgeDone)
+			bridge.Run(bridgeCtx, time.Second)
+		}()
+		defer func() { stopBridge(); <-bridgeDone }() // before st.Close
+	}
 	exec := executor.New(a.nodes, executor.Config{
 		Cache: cacheMode(a.cfg.Cache), LRUSize: a.cfg.LRUSize,
 		Folders: roots, DisableMetadata: a.cfg.DisableMetadata, Logger: log,
 	})
-	serverID := newID()
 	// A SQLite database has one process, which claims under a fixed id, so
 	// that a restart finds the prompts that ran when it stopped and
 	// records them as failed at once. Instances sharing PostgreSQL each
@@ -236,7 +254,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if _, shared := st.(*postgres.DB); shared {
 		worker = serverID
 	}
-	notifier, _ := st.(store.Notifier) // wakes the queue when another instance queues
+	notifier, _ := st.(store.Notifier)       // wakes the queue when another instance queues
+	interrupter, _ := st.(store.Interrupter) // stops prompts run by another instance
 
 	// --enable-assets: uploads and outputs are registered as assets, whose
 	// content lives in a hash-sharded folder ("__" keeps /userdata out).
@@ -257,11 +276,34 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		defer func() { assets.Seeder().Cancel(); assets.Seeder().Wait() }() // before st.Close
 	}
 
+	var hooks *webhook.Dispatcher
+	if a.cfg.WebhookSecret != "" || a.cfg.WebhookURL != "" {
+		if a.cfg.WebhookSecret == "" {
+			return errors.New("--webhook-url needs a secret: $GOCOMFY_WEBHOOK_SECRET or --webhook-secret-file")
+		}
+		secret, err := webhook.ParseSecret(a.cfg.WebhookSecret)
+		if err != nil {
+			return err
+		}
+		hooks, err = webhook.New(webhook.Options{Secret: secret, URL: a.cfg.WebhookURL,
+			AllowPrivate: a.cfg.WebhookAllowPrivate, Logger: log})
+		if err != nil {
+			return err
+		}
+		// Runs before st.Close: deliveries under way read finished jobs.
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+			defer cancel()
+			hooks.Shutdown(ctx)
+		}()
+	}
+
 	metrics := server.NewMetrics()
 	queueStore := &drainingStore{Store: jobStore}
 	q, err := queue.New(ctx, queue.Config{
 		Store: queueStore, Registry: a.nodes, Executor: exec, Sink: metrics.Observe(execSink, st),
-		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: worker, Notifier: notifier, Logger: log,
+		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: worker, Notifier: notifier,
+		Interrupter: interrupter, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -277,7 +319,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		CORSOrigin: a.cfg.CORSOrigin, Routes: a.routes, WebDirs: a.webDirs, Frontend: frontend,
 		Version: Version, ServerID: serverID, Argv: a.cfg.Argv,
 		Keys: keys, AllowedHosts: a.cfg.AllowedHosts, MaxPending: a.cfg.MaxPending, Metrics: metrics,
-		Assets: assets,
+		Assets: assets, Webhooks: hooks,
 	})
 	// Request contexts derive from connCtx: cancelling it at the end of a
 	// shutdown closes the WebSockets, which Shutdown does not track.

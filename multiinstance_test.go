@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -126,8 +127,9 @@ func (ts *testServer) waitIdle(want int) {
 func TestThreeInstances(t *testing.T) {
 	t.Parallel()
 	servers := startInstances(t, 3)
-	// One client id connected to every instance: each run's messages go
-	// to the client on the instance that runs it.
+	// One client id connected to every instance: each client sees every
+	// run's messages, from the instance that runs it or through the
+	// others' event bridge, once.
 	const clientID = "multi"
 	clients := make([]*wsClient, len(servers))
 	for i, ts := range servers {
@@ -144,41 +146,30 @@ func TestThreeInstances(t *testing.T) {
 	}
 	servers[0].waitIdle(n)
 
-	// Every run started once: count execution_start over the clients.
-	starts := map[string]int{}
-	perInstance := make([]int, len(servers))
-	deadline := time.Now().Add(30 * time.Second)
-	for total := 0; total < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("saw %d execution_start messages, want %d", total, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-		clear(starts)
-		total = 0
-		for i, c := range clients {
-			c.mu.Lock()
-			perInstance[i] = 0
-			for _, m := range c.msgs {
-				if m.Type != "execution_start" {
-					continue
-				}
+	// Every run started once: each client counts its execution_start
+	// messages, after the last prompt's end reached it.
+	for i, c := range clients {
+		starts := map[string]int{}
+		seen := 0
+		c.waitFor(func(m wsMessage) bool {
+			if m.Type == "execution_start" {
 				var d struct {
 					PromptID string `json:"prompt_id"`
 				}
 				json.Unmarshal(m.Data, &d)
 				starts[d.PromptID]++
-				perInstance[i]++
-				total++
 			}
-			c.mu.Unlock()
+			if m.Type == "executing" && finishedAny(m) {
+				seen++
+			}
+			return seen == n
+		})
+		for id := range ids {
+			if starts[id] != 1 {
+				t.Errorf("client on instance %d: prompt %s started %d times, want once", i, id, starts[id])
+			}
 		}
 	}
-	for id := range ids {
-		if starts[id] != 1 {
-			t.Errorf("prompt %s started %d times, want once", id, starts[id])
-		}
-	}
-	t.Logf("prompts run per instance: %v", perInstance)
 
 	var history map[string]struct {
 		Status struct {
@@ -243,12 +234,86 @@ func TestIdleInstancePicksUp(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	// The interrupt is sent to both: this one (issue 10, item 2) does not
-	// reach another instance yet.
-	for _, ts := range servers {
-		ts.do("POST", "/interrupt", map[string]any{"prompt_id": long})
-	}
+	// Sent to one instance, the interrupt reaches the one that runs it.
+	idle.do("POST", "/interrupt", map[string]any{"prompt_id": long})
 	idle.waitIdle(4)
+}
+
+// finishedAny reports whether m is the end of a prompt: executing with
+// node null.
+func finishedAny(m wsMessage) bool {
+	var d struct {
+		Node *string `json:"node"`
+	}
+	json.Unmarshal(m.Data, &d)
+	return m.Type == "executing" && d.Node == nil
+}
+
+// TestRemotePrompt runs two long prompts on two instances at once, for a
+// client connected to the first only: it sees both start and end, the
+// one run by the other instance through the event bridge; interrupts and
+// cancels sent to the first instance stop both.
+func TestRemotePrompt(t *testing.T) {
+	t.Parallel()
+	servers := startInstances(t, 2)
+	a := servers[0]
+	const clientID = "remote"
+	c := a.connect(clientID)
+	long := func(value int) map[string]any {
+		return map[string]any{"client_id": clientID, "prompt": map[string]any{
+			"1": map[string]any{"class_type": "TestSleep", "inputs": map[string]any{"value": value, "seconds": 600}},
+			"2": map[string]any{"class_type": "PreviewAny", "inputs": map[string]any{"source": []any{"1", 0}}},
+		}}
+	}
+	first, second := a.submit(long(1)), a.submit(long(2))
+	// Both running at once: one runs on each instance.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var q struct {
+			Running []json.RawMessage `json:"queue_running"`
+		}
+		a.getJSON("/queue", &q)
+		if len(q.Running) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d prompts running, want 2 (one per instance)", len(q.Running))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, id := range []string{first, second} {
+		c.waitFor(func(m wsMessage) bool { return m.Type == "execution_start" && strings.Contains(string(m.Data), id) })
+	}
+
+	// The interrupt and the cancel are both sent to instance a; one of the
+	// prompts runs on the other.
+	if status, resp := a.do("POST", "/interrupt", map[string]any{"prompt_id": first}); status != http.StatusOK {
+		t.Fatalf("POST /interrupt: %d %s", status, resp)
+	}
+	if status, resp := a.do("POST", "/api/jobs/"+second+"/cancel", nil); status != http.StatusOK {
+		t.Fatalf("POST /api/jobs/%s/cancel: %d %s", second, status, resp)
+	}
+	for _, id := range []string{first, second} {
+		c.waitFor(finished(id))
+	}
+	a.waitIdle(2)
+	var history map[string]struct {
+		Status struct {
+			StatusStr string `json:"status_str"`
+			Messages  [][]any
+		} `json:"status"`
+	}
+	a.getJSON("/history", &history)
+	for _, id := range []string{first, second} {
+		h := history[id]
+		interrupted := false
+		for _, m := range h.Status.Messages {
+			interrupted = interrupted || (len(m) > 0 && m[0] == "execution_interrupted")
+		}
+		if h.Status.StatusStr != "error" || !interrupted {
+			t.Errorf("history of %s = %+v, want interrupted", id, h.Status)
+		}
+	}
 }
 
 // BenchmarkInstances measures the throughput of trivial prompts through

@@ -51,6 +51,9 @@ var flagDefs = []flagDef{
 	{name: "disable-auth", kind: argBool, help: "serve without API keys even on a non-loopback address (whoever reaches it can run workflows)"},
 	{name: "allowed-hosts", kind: argMany, help: "Host names accepted on a loopback address without API keys besides localhost, such as a reverse proxy's name"},
 	{name: "shutdown-grace", kind: argOne, help: "seconds a shutdown lets the running prompt finish before interrupting it; default 10"},
+	{name: "webhook-url", kind: argOne, help: "server-wide webhook: every finished job is POSTed there, signed (Standard Webhooks)"},
+	{name: "webhook-secret-file", kind: argOne, help: "file holding the webhook signing secret (whsec_...; $GOCOMFY_WEBHOOK_SECRET also sets it); turns webhooks on"},
+	{name: "webhook-allow-private", kind: argBool, help: "let webhooks reach private, loopback and link-local addresses"},
 	{name: "help", kind: argBool, help: "show this help"},
 }
 
@@ -126,6 +129,7 @@ func configFrom(p parsedArgs) (gocomfy.Config, error) {
 		TLSCertFile: p.str("tls-certfile"), TLSKeyFile: p.str("tls-keyfile"),
 		DisableMetadata: p.has("disable-metadata"), EnableTestNodes: p.has("enable-test-nodes"),
 		MultiUser: p.has("multi-user"), EnableAssets: p.has("enable-assets"),
+		WebhookURL: p.str("webhook-url"), WebhookAllowPrivate: p.has("webhook-allow-private"),
 		DatabaseURL: p.str("database-url"), ExtraModelPaths: p["extra-model-paths-config"],
 		APIKeyFile: p.str("api-key-file"), DisableAuth: p.has("disable-auth"), AllowedHosts: p["allowed-hosts"],
 	}
@@ -140,6 +144,16 @@ func configFrom(p parsedArgs) (gocomfy.Config, error) {
 			return cfg, fmt.Errorf("--shutdown-grace: %q is not a positive number of seconds", v)
 		}
 		cfg.ShutdownGrace = time.Duration(secs * float64(time.Second))
+	}
+	// Like the API keys, the webhook secret never comes from a flag: flags
+	// show in ps and in /system_stats.
+	cfg.WebhookSecret = os.Getenv("GOCOMFY_WEBHOOK_SECRET")
+	if f := p.str("webhook-secret-file"); f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return cfg, fmt.Errorf("--webhook-secret-file: %w", err)
+		}
+		cfg.WebhookSecret = strings.TrimSpace(string(b))
 	}
 	if v := p.str("db"); v != "" {
 		cfg.DatabaseURL = v

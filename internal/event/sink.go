@@ -19,7 +19,8 @@ type Sink struct {
 	executing   map[string]string // client id → display id of its running node
 	previewMeta map[string]bool   // client ids that take previews with metadata
 
-	watch watchers // see Watch
+	watch  watchers // see Watch
+	bridge *Bridge  // see NewBridge; nil for a single instance
 }
 
 var _ executor.Sink = (*Sink)(nil)
@@ -52,6 +53,9 @@ func (s *Sink) Event(e executor.Event) {
 	f := Frame{Data: data, Coalesce: coalesceKey(e)}
 	if e.Type == "executing" && e.SID != "" {
 		s.trackExecuting(e)
+	}
+	if s.bridge != nil && (e.All || e.SID != "") {
+		s.bridge.publish(e, f)
 	}
 	if e.All {
 		s.Hub.Broadcast(f)

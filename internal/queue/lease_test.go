@@ -26,8 +26,8 @@ type instance struct {
 }
 
 // startInstance runs a queue for worker on st, with short lease and poll
-// periods and its own clock, until the test ends.
-func startInstance(t *testing.T, st store.Store, worker string, now func() time.Time) *instance {
+// periods, its own clock and in (nil: none), until the test ends.
+func startInstance(t *testing.T, st store.Store, worker string, now func() time.Time, in store.Interrupter) *instance {
 	t.Helper()
 	reg := node.NewRegistry()
 	builtin.Register(reg)
@@ -37,7 +37,7 @@ func startInstance(t *testing.T, st store.Store, worker string, now func() time.
 	q, err := queue.New(t.Context(), queue.Config{
 		Store: st, Registry: reg, Executor: executor.New(reg, executor.Config{Logger: logger}), Sink: sink,
 		Worker: worker, LeaseInterval: 5 * time.Millisecond, PollInterval: 5 * time.Millisecond,
-		Logger: logger, Now: now,
+		Interrupter: in, Logger: logger, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -45,9 +45,9 @@ func startInstance(t *testing.T, st store.Store, worker string, now func() time.
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { q.Run(ctx) })
-	in := &instance{q: q, stop: sync.OnceFunc(func() { cancel(); wg.Wait() })}
-	t.Cleanup(in.stop)
-	return in
+	inst := &instance{q: q, stop: sync.OnceFunc(func() { cancel(); wg.Wait() })}
+	t.Cleanup(inst.stop)
+	return inst
 }
 
 // eventually waits until cond holds.
@@ -72,7 +72,7 @@ func TestLeaseTakenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	a := startInstance(t, st, "a", time.Now)
+	a := startInstance(t, st, "a", time.Now, nil)
 	acc, err := a.q.Submit(t.Context(), queue.Submission{Prompt: json.RawMessage(`{
 		"1": {"class_type": "TestSleep", "inputs": {"value": 1, "seconds": 600}},
 		"2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}`)})
@@ -82,7 +82,7 @@ func TestLeaseTakenBack(t *testing.T) {
 	id := acc.PromptID
 	eventually(t, "a runs the prompt", func() bool { running, _, _ := a.q.Running(); return running == id })
 
-	b := startInstance(t, st, "b", func() time.Time { return time.Now().Add(2 * store.Lease * time.Millisecond) })
+	b := startInstance(t, st, "b", func() time.Time { return time.Now().Add(2 * store.Lease * time.Millisecond) }, nil)
 	eventually(t, "b runs the prompt", func() bool { running, _, _ := b.q.Running(); return running == id })
 	eventually(t, "a stops its run", func() bool { _, _, running := a.q.Running(); return !running })
 	if j, err := st.Get(t.Context(), id); err != nil || j.Status != store.InProgress || j.Worker != "b" {
@@ -107,9 +107,9 @@ func TestIdleQueuePolls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	startInstance(t, st, "idle", time.Now)
+	startInstance(t, st, "idle", time.Now, nil)
 	// The other instance only queues: its worker never runs.
-	other := startInstance(t, st, "other", time.Now)
+	other := startInstance(t, st, "other", time.Now, nil)
 	other.stop()
 	acc, err := other.q.Submit(t.Context(), queue.Submission{Prompt: json.RawMessage(`{
 		"1": {"class_type": "PrimitiveInt", "inputs": {"value": 1}},
@@ -121,4 +121,76 @@ func TestIdleQueuePolls(t *testing.T) {
 		j, err := st.Get(t.Context(), acc.PromptID)
 		return err == nil && j.Status == store.Completed && j.Worker == "idle"
 	})
+}
+
+// interruptBus is an in-memory store.Interrupter shared by the instances
+// of a test.
+type interruptBus struct {
+	mu  sync.Mutex
+	fns []func(string)
+}
+
+func (b *interruptBus) PublishInterrupt(_ context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, fn := range b.fns {
+		fn(id)
+	}
+	return nil
+}
+
+func (b *interruptBus) ListenInterrupts(ctx context.Context, fn func(string)) error {
+	b.mu.Lock()
+	b.fns = append(b.fns, fn)
+	b.mu.Unlock()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func (b *interruptBus) listeners() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.fns)
+}
+
+// TestRemoteInterrupt stops prompts running on instance a through
+// instance b: Interrupt and Cancel on b reach a through the Interrupter.
+func TestRemoteInterrupt(t *testing.T) {
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "gocomfy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bus := &interruptBus{}
+	a := startInstance(t, st, "a", time.Now, bus)
+	b := startInstance(t, st, "b", time.Now, bus)
+	eventually(t, "both listen", func() bool { return bus.listeners() == 2 })
+	b.stop() // b only forwards: a runs every prompt
+
+	for _, stop := range []struct {
+		name string
+		fn   func(id string) bool
+	}{
+		{"Interrupt", b.q.Interrupt},
+		{"Cancel", func(id string) bool { ok, err := b.q.Cancel(t.Context(), id); return ok && err == nil }},
+	} {
+		acc, err := a.q.Submit(t.Context(), queue.Submission{Prompt: json.RawMessage(`{
+			"1": {"class_type": "TestSleep", "inputs": {"value": 1, "seconds": 600}},
+			"2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 0]}}}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := acc.PromptID
+		eventually(t, "a runs the prompt", func() bool { running, _, _ := a.q.Running(); return running == id })
+		if b.q.Interrupt("unknown") || b.q.Interrupt("") {
+			t.Errorf("%s: b interrupted a prompt that is not running", stop.name)
+		}
+		if !stop.fn(id) {
+			t.Fatalf("%s on b: false, want the prompt on a stopped", stop.name)
+		}
+		eventually(t, "a stops the prompt", func() bool {
+			j, err := st.Get(t.Context(), id)
+			return err == nil && j.Status == store.Cancelled && j.Worker == "a"
+		})
+	}
 }

@@ -61,7 +61,10 @@ type Config struct {
 	// Notifier, if not nil, wakes an idle queue when a prompt is queued on
 	// any instance, sooner than the poll (the store, when it is one).
 	Notifier store.Notifier
-	Logger   *slog.Logger
+	// Interrupter, if not nil, carries interrupts and cancels of prompts
+	// that run on another instance to it (the store, when it is one).
+	Interrupter store.Interrupter
+	Logger      *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -158,6 +161,9 @@ func (q *Queue) Run(ctx context.Context) error {
 	if q.cfg.Notifier != nil {
 		helpers.Go(func() { q.forward(ctx, q.cfg.Notifier) })
 	}
+	if q.cfg.Interrupter != nil {
+		helpers.Go(func() { q.obeyInterrupts(ctx, q.cfg.Interrupter) })
+	}
 	poll := time.NewTicker(q.cfg.PollInterval)
 	defer poll.Stop()
 	for {
@@ -206,6 +212,27 @@ func (q *Queue) forward(ctx context.Context, n store.Notifier) {
 			continue
 		}
 		q.notify()
+	}
+}
+
+// obeyInterrupts stops the running prompt when another instance asks
+// for it, until ctx is done.
+func (q *Queue) obeyInterrupts(ctx context.Context, in store.Interrupter) {
+	for {
+		err := in.ListenInterrupts(ctx, func(id string) {
+			if id != "" { // "" would stop whatever runs here
+				q.interruptLocal(id)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		q.log.Warn("listening for interrupts from other instances", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(q.cfg.LeaseInterval):
+		}
 	}
 }
 
@@ -374,8 +401,33 @@ func marshalRaw(o pyjson.Object) json.RawMessage {
 }
 
 // Interrupt stops the running prompt; with a non-empty promptID only if
-// that prompt is the one running. It reports whether a prompt was stopped.
+// that prompt is the one running, here or, given an Interrupter, on
+// another instance. It reports whether a prompt was stopped (for another
+// instance: asked to stop). Without a promptID only this instance's
+// prompt stops, as the client cannot tell which one it means.
 func (q *Queue) Interrupt(promptID string) bool {
+	if q.interruptLocal(promptID) {
+		return true
+	}
+	if promptID == "" || q.cfg.Interrupter == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	job, err := q.cfg.Store.Get(ctx, promptID)
+	if err != nil || job.Status != store.InProgress || job.Worker == q.cfg.Worker {
+		return false
+	}
+	if err := q.cfg.Interrupter.PublishInterrupt(ctx, promptID); err != nil {
+		q.log.Error("asking another instance to interrupt a prompt", "prompt_id", promptID, "worker", job.Worker, "err", err)
+		return false
+	}
+	return true
+}
+
+// interruptLocal stops the prompt running on this instance, if it is
+// promptID or promptID is "", and reports whether it did.
+func (q *Queue) interruptLocal(promptID string) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.running == nil || (promptID != "" && q.running.id != promptID) {

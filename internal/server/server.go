@@ -26,6 +26,7 @@ import (
 	"github.com/gocomfy/gocomfy/internal/queue"
 	"github.com/gocomfy/gocomfy/internal/store"
 	"github.com/gocomfy/gocomfy/internal/userdata"
+	"github.com/gocomfy/gocomfy/internal/webhook"
 	"github.com/gocomfy/gocomfy/node"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	// Assets is the assets library of /api/assets (nil: assets are off,
 	// and those routes answer 503).
 	Assets *asset.Library
+	// Webhooks sends finished jobs to their v2 webhook_url and to the
+	// server-wide URL (nil: webhooks are off, and webhook_url is refused).
+	Webhooks *webhook.Dispatcher
 
 	// MaxUploadSize bounds request bodies, in bytes; MaxUploadSizeIsFloat
 	// records that it was given on the command line (ComfyUI then reports

@@ -54,6 +54,7 @@ func (s *Server) v2Routes() []route {
 	if s.cfg.Sink != nil {
 		s.cfg.Sink.Watch(a.tracker.event)
 	}
+	a.watchWebhooks()
 	h := s.serve
 	return []route{
 		{"GET /api/v2/health", h(a.getHealth), false},
@@ -61,6 +62,7 @@ func (s *Server) v2Routes() []route {
 		{"GET /api/v2/jobs/{id}", h(a.getJob), false},
 		{"POST /api/v2/jobs/{id}/cancel", h(a.cancelJob), false},
 		{"GET /api/v2/jobs/{id}/events", h(a.getEvents), false},
+		{"GET /api/v2/jobs/{id}/webhooks", h(a.getWebhooks), false},
 	}
 }
 
@@ -167,10 +169,8 @@ func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte) (str
 	if err := json.Unmarshal(body, &req); err != nil {
 		return "", v2Error(http.StatusBadRequest, "invalid_request", "Body must be a JSON object: "+err.Error(), nil)
 	}
-	for name, v := range map[string]json.RawMessage{"webhook_url": req.WebhookURL, "inputs": req.Inputs} {
-		if isPresent(v) {
-			return "", v2Error(http.StatusUnprocessableEntity, "invalid_request", name+" is not supported yet", nil)
-		}
+	if isPresent(req.Inputs) {
+		return "", v2Error(http.StatusUnprocessableEntity, "invalid_request", "inputs is not supported yet", nil)
 	}
 	if !strings.HasPrefix(strings.TrimSpace(string(req.Workflow)), "{") {
 		return "", v2Error(http.StatusUnprocessableEntity, "invalid_workflow", "Missing 'workflow' (an API-format graph object).", nil)
@@ -178,6 +178,11 @@ func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte) (str
 	if isUIFormat(req.Workflow) {
 		return "", v2Error(http.StatusUnprocessableEntity, "workflow_format_ui",
 			"This is a UI-export graph (nodes/links). Export the workflow in API format instead.", nil)
+	}
+	// After the cheap checks: it may resolve a host name.
+	hook, err := a.webhookURL(r.Context(), req.WebhookURL)
+	if err != nil {
+		return "", err
 	}
 	userID, err := a.s.userID(r)
 	if err != nil {
@@ -208,6 +213,9 @@ func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte) (str
 		return "", v2Error(http.StatusTooManyRequests, "queue_full", "The queue is full; retry later.", nil)
 	case err != nil:
 		return "", err
+	}
+	if hook != "" {
+		a.subscribeWebhook(r.Context(), acc.PromptID, hook)
 	}
 	return acc.PromptID, nil
 }
@@ -312,6 +320,7 @@ func (a *v2API) cancelJob(w http.ResponseWriter, r *http.Request) error {
 		}
 		if _, err := a.s.cfg.Store.Get(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 			a.tracker.rememberCanceled(j, time.Now())
+			a.webhookFinished(id) // no engine event tells of this end
 		} else if err == nil && j.Status == store.Pending {
 			a.tracker.setCanceling(id) // it started meanwhile and was interrupted
 		}

@@ -141,6 +141,18 @@ type Notifier interface {
 	Wait(ctx context.Context) error
 }
 
+// Interrupter is implemented by a store shared by several instances
+// (PostgreSQL's LISTEN/NOTIFY): it carries a request to stop a running job
+// to the instance that runs it (the job's Worker).
+type Interrupter interface {
+	// PublishInterrupt asks every instance to stop job id if it runs it.
+	PublishInterrupt(ctx context.Context, id string) error
+	// ListenInterrupts calls fn with the id of each job an instance asked
+	// to stop, until ctx is done or the notifications are lost; it
+	// returns the error. Requests published while no one listens are lost.
+	ListenInterrupts(ctx context.Context, fn func(id string)) error
+}
+
 // Lease is how long, in ms, a claimed job belongs to its worker unless the
 // worker's Heartbeat extends it. Several heartbeats fit in it, so that one
 // late beat doesn't lose the job.

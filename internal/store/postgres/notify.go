@@ -34,7 +34,7 @@ func (db *DB) Wait(ctx context.Context) error {
 		return errors.New("postgres: wait: store closed")
 	}
 	if db.listen == nil {
-		l, err := db.newListener(ctx)
+		l, err := db.newListener(ctx, notifyChannel)
 		if err != nil {
 			return err
 		}
@@ -54,7 +54,8 @@ func (db *DB) Wait(ctx context.Context) error {
 	}
 }
 
-func (db *DB) newListener(ctx context.Context) (*listener, error) {
+// newListener opens a connection outside the pool that listens on channel.
+func (db *DB) newListener(ctx context.Context, channel string) (*listener, error) {
 	conn, err := pgx.ConnectConfig(ctx, db.pool.Config().ConnConfig)
 	if err != nil {
 		return nil, err
@@ -64,7 +65,7 @@ func (db *DB) newListener(ctx context.Context) (*listener, error) {
 		conn.Close(context.Background())
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, `LISTEN `+notifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, `LISTEN `+channel); err != nil {
 		conn.Close(context.Background())
 		return nil, err
 	}
