@@ -17,7 +17,8 @@
 // on whichever instance claims them first. An idle instance polls the
 // store every PollInterval, or waits on the store's notifications when it
 // is given a store.Notifier, so that it runs prompts queued on another
-// instance.
+// instance. Given a store.Interrupter, an interrupt or cancel of a prompt
+// that another instance runs is passed on to that instance.
 package queue
 
 import (
