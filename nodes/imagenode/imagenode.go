@@ -27,7 +27,7 @@ func Register(r *node.Registry) {
 		// nodes.py
 		imageScale, imageScaleBy, imageInvert, imageBatch, imagePadForOutpaint, emptyImage,
 		// comfy_extras.nodes_post_processing
-		imageBlend, imageBlur, imageQuantize, imageSharpen, imageScaleToTotalPixels, batchImagesNode,
+		imageBlend, imageBlur, imageQuantize, imageSharpen, imageScaleToTotalPixels, resizeImageMask, batchImagesNode,
 		// comfy_extras.nodes_rebatch
 		rebatchImages,
 		// comfy_extras.nodes_images

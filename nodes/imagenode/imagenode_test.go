@@ -235,8 +235,11 @@ func TestNodesMatchComfyUI(t *testing.T) {
 			t.Run(id+"/"+c.Name, func(t *testing.T) {
 				values := map[string]any{}
 				pn := &node.PromptNode{}
-				for name := range c.Inputs {
-					pn.Inputs = append(pn.Inputs, node.Input{Name: name})
+				for name, raw := range c.Inputs {
+					// A dynamic combo's key (a string) selects its inputs.
+					var key string
+					_ = json.Unmarshal(raw, &key) // other values leave it empty
+					pn.Inputs = append(pn.Inputs, node.Input{Name: name, Value: key})
 				}
 				defs := class.Finalize(pn) // dotted names of dynamic inputs
 				for name, raw := range c.Inputs {

@@ -1,5 +1,6 @@
 // Package logic holds ComfyUI's utility and logic nodes that need no model:
 // the switch, custom combo and boolean nodes of comfy_extras/nodes_logic.py,
+// ComfyMathExpression (a safe evaluator in place of simpleeval),
 // ComfyNumberConvert, SeedNode, ResolutionSelector, PreviewAny,
 // ColorToRGBInt and CreateList, each from its own comfy_extras module.
 //
@@ -24,7 +25,7 @@ import (
 // Register adds the classes to r, grouped by module in ComfyUI's order.
 func Register(r *node.Registry) {
 	r.MustAdd(
-		ComfySwitchNode, CustomCombo, ComfyNotNode, ComfyAndNode, ComfyOrNode,
+		ComfySwitchNode, CustomCombo, ComfyNotNode, ComfyAndNode, ComfyOrNode, ComfyMathExpression,
 		ComfyNumberConvert, PreviewAny, SeedNode, ResolutionSelector, CreateList, ColorToRGBInt,
 	)
 }

@@ -55,7 +55,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 V1 = ["ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch", "ImagePadForOutpaint", "EmptyImage"]
 V3 = {
     "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageQuantize", "ImageSharpen",
-                                           "ImageScaleToTotalPixels", "BatchImagesNode", "BatchMasksNode"],
+                                           "ImageScaleToTotalPixels", "ResizeImageMaskNode", "BatchImagesNode",
+                                           "BatchMasksNode"],
     "comfy_extras.nodes_mask": ["ImageCompositeMasked", "MaskPreview"],
     "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
     "comfy_extras.nodes_images": ["ImageCrop", "RepeatImageBatch", "ImageFromBatch", "ImageAddNoise", "ImageStitch",
@@ -601,6 +602,35 @@ def more_cases():
     CASES["BatchMasksNode"] = [
         case("same size", **{"masks.mask0": mask(1, 2, 3), "masks.mask1": mask(2, 2, 3)}),
         case("resized", 2e-6, **{"masks.mask0": mask(1, 4, 5), "masks.mask2": mask(2, 3, 3), "masks.mask7": mask(1, 6, 4)}),
+    ]
+
+    def resize(name, inp, method, kind, tol=0.0, **opts):
+        return case(name, tol, input=inp, scale_method=method, resize_type=kind,
+                    **{"resize_type." + k: v for k, v in opts.items()})
+    CASES["ResizeImageMaskNode"] = [
+        resize("dimensions, center crop", image(2, 5, 7), "area", "scale dimensions", width=4, height=4, crop="center"),
+        resize("dimensions, stretched mask", mask(1, 4, 6), "nearest-exact", "scale dimensions", width=9, height=3,
+               crop="disabled"),
+        resize("width 0 keeps aspect", image(1, 6, 4), "lanczos", "scale dimensions", width=0, height=9, crop="disabled"),
+        resize("both 0 unchanged", mask(1, 3, 2), "area", "scale dimensions", width=0, height=0, crop="center"),
+        resize("multiplier", image(1, 5, 3, 4), "bilinear", "scale by multiplier", 2e-6, multiplier=1.5),
+        resize("multiplier, half to even", mask(2, 5, 3), "nearest-exact", "scale by multiplier", multiplier=0.5),
+        resize("longer, tall", image(1, 8, 5), "area", "scale longer dimension", longer_size=5),
+        resize("longer, wide mask", mask(1, 3, 7), "bicubic", "scale longer dimension", 2e-6, longer_size=4),
+        resize("longer, square", image(1, 3, 3), "nearest-exact", "scale longer dimension", longer_size=5),
+        resize("shorter, wide", image(1, 4, 6), "area", "scale shorter dimension", shorter_size=3),
+        resize("shorter, tall mask", mask(1, 7, 3), "lanczos", "scale shorter dimension", shorter_size=5),
+        resize("width", image(1, 4, 6), "area", "scale width", width=3),
+        resize("height, mask", mask(1, 4, 6), "nearest-exact", "scale height", height=10),
+        resize("total pixels", image(1, 30, 20), "area", "scale total pixels", megapixels=0.0005),
+        resize("match image", mask(1, 3, 5), "area", "match size", match=image(2, 6, 4), crop="center"),
+        resize("match mask", image(1, 5, 5), "lanczos", "match size", match=mask(1, 2, 7), crop="disabled"),
+        resize("multiple, crop rows", image(1, 20, 13), "area", "scale to multiple", multiple=8),
+        resize("multiple, crop columns, mask", mask(1, 9, 30), "nearest-exact", "scale to multiple", multiple=4),
+        resize("multiple already fits", image(1, 8, 16), "area", "scale to multiple", multiple=8),
+        resize("multiple larger than image", image(1, 3, 5), "area", "scale to multiple", multiple=8),
+        resize("multiple 1", mask(1, 3, 5), "area", "scale to multiple", multiple=1),
+        resize("zero height fails", image(1, 0, 4), "area", "scale width", width=3),
     ]
 
 
