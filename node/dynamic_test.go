@@ -1,7 +1,6 @@
 package node_test
 
 import (
-
 	"context"
 	"encoding/json"
 	"reflect"
