@@ -259,8 +259,11 @@ async function ownPage(browser, defs) {
         prompt[1].inputs.content = 'PURPLE';
         await page.setInputFiles('#open-file', jsonFile('invalid_api.json', prompt));
         await page.click('#queue-button');
-        await page.waitForSelector('.message-error', { timeout: TIMEOUT });
-        const text = await page.textContent('.message-error');
+        // The previous step's failed job may still post its own error
+        // message: wait for the one about this prompt.
+        const message = page.locator('.message-error', { hasText: 'PURPLE' }).first();
+        await message.waitFor({ timeout: TIMEOUT });
+        const text = await message.textContent();
         assert(/StubImage #1/.test(text) && /PURPLE/.test(text), `validation message: ${text}`);
       });
 
