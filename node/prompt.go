@@ -150,22 +150,26 @@ func (p *Prompt) Clone() *Prompt {
 	return c
 }
 
-func cloneValue(v any) any {
+func cloneValue(v any) any { return mapLeaves(v, func(x any) any { return x }) }
+
+// mapLeaves returns a copy of v, a decoded JSON value, with leaf applied to
+// every value that is not a list or an object.
+func mapLeaves(v any, leaf func(any) any) any {
 	switch v := v.(type) {
 	case []any:
 		c := make([]any, len(v))
 		for i, e := range v {
-			c[i] = cloneValue(e)
+			c[i] = mapLeaves(e, leaf)
 		}
 		return c
 	case map[string]any:
 		c := make(map[string]any, len(v))
 		for k, e := range v {
-			c[k] = cloneValue(e)
+			c[k] = mapLeaves(e, leaf)
 		}
 		return c
 	}
-	return v
+	return leaf(v)
 }
 
 // ErrPromptNotObject is returned by ParsePrompt when the prompt is not a JSON object.
@@ -300,25 +304,15 @@ func (p *Prompt) MarshalJSON() ([]byte, error) {
 // that), other numbers float64; lists and objects are converted element by
 // element. Links are left as they are.
 func Literal(v any) any {
-	switch v := v.(type) {
-	case json.Number:
-		return number(v)
-	case pyjson.Float:
-		return float64(v)
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = Literal(e)
+	return mapLeaves(v, func(x any) any {
+		switch x := x.(type) {
+		case json.Number:
+			return number(x)
+		case pyjson.Float:
+			return float64(x)
 		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = Literal(e)
-		}
-		return out
-	}
-	return v
+		return x
+	})
 }
 
 func number(n json.Number) any {

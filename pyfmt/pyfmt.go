@@ -214,42 +214,14 @@ func (d *dumper) value(v any, depth int) error {
 			d.b.WriteString(pyjson.FormatFloat(v))
 		}
 	case []any:
-		if len(v) == 0 {
-			d.b.WriteString("[]")
-			return nil
-		}
-		d.b.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				d.sep()
-			}
-			d.newline(depth + 1)
-			if err := d.value(x, depth+1); err != nil {
-				return err
-			}
-		}
-		d.newline(depth)
-		d.b.WriteByte(']')
+		return d.items('[', ']', len(v), depth, func(i int) error { return d.value(v[i], depth+1) })
 	case pyjson.Object, map[string]any:
 		fs := fields(v)
-		if len(fs) == 0 {
-			d.b.WriteString("{}")
-			return nil
-		}
-		d.b.WriteByte('{')
-		for i, f := range fs {
-			if i > 0 {
-				d.sep()
-			}
-			d.newline(depth + 1)
-			d.str(f.Key)
+		return d.items('{', '}', len(fs), depth, func(i int) error {
+			d.str(fs[i].Key)
 			d.b.WriteString(": ")
-			if err := d.value(f.Value, depth+1); err != nil {
-				return err
-			}
-		}
-		d.newline(depth)
-		d.b.WriteByte('}')
+			return d.value(fs[i].Value, depth+1)
+		})
 	default:
 		s, ok := scalar(v)
 		if !ok {
@@ -269,6 +241,29 @@ func (d *dumper) value(v any, depth int) error {
 		}
 		d.b.WriteString(s)
 	}
+	return nil
+}
+
+// items writes a list or dict of n items between open and close, item(i)
+// writing each one; json.dumps writes an empty one as [] or {} even when
+// indenting.
+func (d *dumper) items(open, close byte, n, depth int, item func(i int) error) error {
+	d.b.WriteByte(open)
+	if n == 0 {
+		d.b.WriteByte(close)
+		return nil
+	}
+	for i := range n {
+		if i > 0 {
+			d.sep()
+		}
+		d.newline(depth + 1)
+		if err := item(i); err != nil {
+			return err
+		}
+	}
+	d.newline(depth)
+	d.b.WriteByte(close)
 	return nil
 }
 

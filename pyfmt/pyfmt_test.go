@@ -39,6 +39,8 @@ func TestPythonSpellings(t *testing.T) {
 		{[]any{"é😀\x7f\x01"}, -1, true, `["\u00e9\ud83d\ude00\u007f\u0001"]`},
 		{[]any{"é\x7f"}, -1, false, "[\"é\x7f\"]"},
 		{pyjson.Object{{Key: "a", Value: []any{}}}, 2, true, "{\n  \"a\": []\n}"},
+		{pyjson.Object{{Key: "a", Value: []any{int64(1), pyjson.Object{{Key: "b", Value: pyjson.Object{}}}}}, {Key: "c", Value: []any{}}}, 2, true,
+			"{\n  \"a\": [\n    1,\n    {\n      \"b\": {}\n    }\n  ],\n  \"c\": []\n}"},
 		{[]any{math.Inf(-1), math.NaN(), int64(1), "x"}, -1, true, `[-Infinity, NaN, 1, "x"]`},
 	}
 	for _, tc := range dumps {

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gocomfy/gocomfy/internal/files/filestest"
 )
 
 // openTest opens Folders under a fresh base directory, with a sibling
@@ -97,7 +100,7 @@ func TestTraversal(t *testing.T) {
 	t.Parallel()
 	f, outside := openTest(t)
 	parent := filepath.Dir(outside)
-	before := snapshot(t, parent)
+	before := filestest.Snapshot(t, parent)
 	for _, name := range TraversalCorpus() {
 		for _, typ := range []Type{Input, Output, Temp, User} {
 			if _, err := f.Resolve(typ, "", name); !errors.Is(err, ErrInvalidName) {
@@ -125,7 +128,7 @@ func TestTraversal(t *testing.T) {
 			t.Errorf("WriteFile(%q) = %v; want ErrInvalidName", name, err)
 		}
 	}
-	if after := snapshot(t, parent); !equalSnapshots(before, after) {
+	if after := filestest.Snapshot(t, parent); !maps.Equal(before, after) {
 		t.Errorf("files changed:\nbefore %v\nafter  %v", before, after)
 	}
 }
@@ -153,7 +156,7 @@ func TestTraversalSymlinks(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(in, "sub"), 0o777); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, outside)
+	before := filestest.Snapshot(t, outside)
 	root := f.Root(Input)
 
 	for _, c := range []struct{ sub, name string }{
@@ -201,7 +204,7 @@ func TestTraversalSymlinks(t *testing.T) {
 	if err := WriteFile(root, "inside/ok.png", writeString("ok")); err != nil {
 		t.Errorf("WriteFile through an inside link: %v", err)
 	}
-	if after := snapshot(t, outside); !equalSnapshots(before, after) {
+	if after := filestest.Snapshot(t, outside); !maps.Equal(before, after) {
 		t.Errorf("outside changed:\nbefore %v\nafter  %v", before, after)
 	}
 	if data, _ := os.ReadFile(filepath.Join(outside, "secret.txt")); string(data) != "secret" {
@@ -312,47 +315,6 @@ func FuzzResolve(f *testing.F) {
 			t.Fatalf("Stat(%q): %v", loc.Name, err)
 		}
 	})
-}
-
-// snapshot records every path under dir with its content (links by
-// target), to prove that a test changed nothing there.
-func snapshot(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			out[p] = "link:" + target
-			return err
-		case d.IsDir():
-			out[p] = "dir"
-		default:
-			data, err := os.ReadFile(p)
-			out[p] = "file:" + string(data)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func equalSnapshots(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // writeString is a WriteFile callback writing s.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gocomfy/gocomfy/internal/files/filestest"
 )
 
 func TestWriteFile(t *testing.T) {
@@ -58,7 +60,7 @@ func tempRoot(t *testing.T) (string, *os.Root) {
 func listAll(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for p := range snapshot(t, dir) {
+	for p := range filestest.Snapshot(t, dir) {
 		if rel, _ := filepath.Rel(dir, p); rel != "." {
 			out = append(out, filepath.ToSlash(rel))
 		}

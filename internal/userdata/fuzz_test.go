@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gocomfy/gocomfy/internal/files"
+	"github.com/gocomfy/gocomfy/internal/files/filestest"
 )
 
 // FuzzUserPaths feeds names to every operation of one user and checks
@@ -37,7 +38,7 @@ func FuzzUserPaths(f *testing.F) {
 	guarded := []string{e.outside, e.path("bob_1"), filepath.Join(e.base, "input"), filepath.Join(e.base, "output")}
 	before := map[string]string{}
 	for _, dir := range guarded {
-		maps.Copy(before, snapshot(f, dir))
+		maps.Copy(before, filestest.Snapshot(f, dir))
 	}
 	userDir := func() []string {
 		entries, err := os.ReadDir(e.userDir)
@@ -97,7 +98,7 @@ func FuzzUserPaths(f *testing.F) {
 		}
 		after := map[string]string{}
 		for _, dir := range guarded {
-			maps.Copy(after, snapshot(t, dir))
+			maps.Copy(after, filestest.Snapshot(t, dir))
 		}
 		if !maps.Equal(before, after) {
 			t.Fatalf("%q changed files outside alice's folder:\nbefore %v\nafter  %v", name, before, after)

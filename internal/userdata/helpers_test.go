@@ -2,7 +2,6 @@ package userdata
 
 import (
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -94,33 +93,4 @@ func symlink(t testing.TB, target, name string) {
 	if err := os.Symlink(target, name); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// snapshot records every path under dir with its content (links by
-// target), to prove that a test changed nothing there.
-func snapshot(t testing.TB, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			out[p] = "link:" + target
-			return err
-		case d.IsDir():
-			out[p] = "dir"
-		default:
-			data, err := os.ReadFile(p)
-			out[p] = "file:" + string(data)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }

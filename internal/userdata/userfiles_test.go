@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gocomfy/gocomfy/internal/files"
+	"github.com/gocomfy/gocomfy/internal/files/filestest"
 )
 
 const twoUsers = `{"alice_1": "alice", "bob_1": "bob"}`
@@ -264,7 +265,7 @@ func TestIsolation(t *testing.T) {
 			t.Errorf("Open(%q) = %v; want ErrPathRefused", name, err)
 		}
 	}
-	before := snapshot(t, e.path("bob_1"))
+	before := filestest.Snapshot(t, e.path("bob_1"))
 	for _, name := range []string{"bob/workflows/secret.json", "abs/workflows/secret.json", "bob/new.json"} {
 		if _, err := alice.Write(name, []byte("x"), true); !errors.Is(err, ErrPathRefused) {
 			t.Errorf("Write(%q) = %v; want ErrPathRefused", name, err)
@@ -287,7 +288,7 @@ func TestIsolation(t *testing.T) {
 			t.Errorf("Tree(%q) = %v; want ErrPathRefused", dir, err)
 		}
 	}
-	if after := snapshot(t, e.path("bob_1")); !maps.Equal(before, after) {
+	if after := filestest.Snapshot(t, e.path("bob_1")); !maps.Equal(before, after) {
 		t.Errorf("bob's files changed:\n%v\n%v", before, after)
 	}
 	// A user folder that is itself a link out of the user folder is refused.
@@ -311,7 +312,7 @@ func TestTraversalCorpus(t *testing.T) {
 	if _, err := alice.Write("a.json", []byte("a"), true); err != nil {
 		t.Fatal(err)
 	}
-	before := snapshot(t, e.dir)
+	before := filestest.Snapshot(t, e.dir)
 	corpus := files.TraversalCorpus()
 	if len(corpus) < 50 {
 		t.Fatalf("corpus has %d cases", len(corpus))
@@ -337,7 +338,7 @@ func TestTraversalCorpus(t *testing.T) {
 		_, err = alice.Tree(name)
 		refused("Tree", err)
 	}
-	if after := snapshot(t, e.dir); !maps.Equal(before, after) {
+	if after := filestest.Snapshot(t, e.dir); !maps.Equal(before, after) {
 		t.Errorf("files changed:\nbefore %v\nafter  %v", before, after)
 	}
 }

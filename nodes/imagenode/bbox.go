@@ -6,6 +6,7 @@ import (
 
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/nodes/imagenode/preview"
+	"github.com/gocomfy/gocomfy/nodes/latentnode/comfyutil"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
@@ -60,8 +61,8 @@ var imageCropV2 = node.New(node.Info{ID: "ImageCropV2", DisplayName: "Crop Image
 			}
 			// As ImageCrop: x and y moved inside the image, the size clipped.
 			x0, y0 := min(v[0], img.W-1), min(v[1], img.H-1)
-			top, bottom := pySlice(y0, y0+v[3], img.H)
-			l, r := pySlice(x0, x0+v[2], img.W)
+			top, bottom := comfyutil.PySlice(y0, y0+v[3], img.H)
+			l, r := comfyutil.PySlice(x0, x0+v[2], img.W)
 			res := crop(img, top, bottom, l, r)
 			if err := preview.Image(ctx, c, res); err != nil {
 				return err

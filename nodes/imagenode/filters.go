@@ -113,23 +113,7 @@ var imageBlur = node.New(node.Info{ID: "ImageBlur", DisplayName: "Blur Image", C
 		radius := s.Int("blur_radius").Default(1).Min(1).Max(31).Step(1)
 		sigma := s.Float("sigma").Default(1).Min(0.1).Max(10).Step(0.1)
 		out := node.Output(s, node.Image, "IMAGE")
-		return func(ctx context.Context, c *node.Call) error {
-			img, err := getImage(c, image.In)
-			if err != nil {
-				return err
-			}
-			r := int(radius.Get(c))
-			if r == 0 {
-				out.Set(c, img)
-				return nil
-			}
-			res, err := gaussianBlur(img, r, sigma.Get(c))
-			if err != nil {
-				return err
-			}
-			out.Set(c, res)
-			return nil
-		}
+		return withBlur(image.In, radius.In, sigma.In, out, func(_ *node.Call, _, blurred *tensor.Image) *tensor.Image { return blurred })
 	})
 
 var imageSharpen = node.New(node.Info{ID: "ImageSharpen", DisplayName: "Sharpen Image", Category: "image/filters",
@@ -140,20 +124,7 @@ var imageSharpen = node.New(node.Info{ID: "ImageSharpen", DisplayName: "Sharpen 
 		sigma := s.Float("sigma").Default(1).Min(0.1).Max(10).Step(0.01).Advanced()
 		alpha := s.Float("alpha").Default(1).Min(0).Max(5).Step(0.01).Advanced()
 		out := node.Output(s, node.Image, "IMAGE")
-		return func(ctx context.Context, c *node.Call) error {
-			img, err := getImage(c, image.In)
-			if err != nil {
-				return err
-			}
-			r := int(radius.Get(c))
-			if r == 0 {
-				out.Set(c, img)
-				return nil
-			}
-			blurred, err := gaussianBlur(img, r, sigma.Get(c))
-			if err != nil {
-				return err
-			}
+		return withBlur(image.In, radius.In, sigma.In, out, func(c *node.Call, img, blurred *tensor.Image) *tensor.Image {
 			// ComfyUI's kernel is -10α·G with 1 + 10α·ΣG added at the
 			// center: the image plus 10α times its difference from the blur.
 			k := 10 * alpha.Get(c)
@@ -163,10 +134,33 @@ var imageSharpen = node.New(node.Info{ID: "ImageSharpen", DisplayName: "Sharpen 
 					blurred.Pix[i] = clamp01(float32(center*img.Pix[i]) - float32(side*blurred.Pix[i]))
 				}
 			})
-			out.Set(c, blurred)
+			return blurred
+		})
+	})
+
+// withBlur runs a node whose output is combine of the image input and its
+// gaussianBlur by the radius and sigma inputs. Radius 0 passes the image
+// through unchanged, as ComfyUI does.
+func withBlur(image node.In[*tensor.Image], radius node.In[int64], sigma node.In[float64], out *node.Out[*tensor.Image],
+	combine func(c *node.Call, img, blurred *tensor.Image) *tensor.Image) node.RunFunc {
+	return func(ctx context.Context, c *node.Call) error {
+		img, err := getImage(c, image)
+		if err != nil {
+			return err
+		}
+		r := int(radius.Get(c))
+		if r == 0 {
+			out.Set(c, img)
 			return nil
 		}
-	})
+		blurred, err := gaussianBlur(img, r, sigma.Get(c))
+		if err != nil {
+			return err
+		}
+		out.Set(c, combine(c, img, blurred))
+		return nil
+	}
+}
 
 // gaussianBlur is ComfyUI's gaussian_kernel convolution: a (2r+1)² Gaussian
 // sampled on linspace(-1, 1) in both directions (sigma is relative to the

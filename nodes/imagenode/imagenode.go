@@ -176,18 +176,6 @@ func clamp01(x float32) float32 {
 // pyRound is Python's round() to an int: half to even.
 func pyRound(x float64) int { return int(math.RoundToEven(x)) }
 
-// pySlice normalizes a Python slice [start:stop] of a length-n axis.
-func pySlice(start, stop, n int) (lo, hi int) {
-	norm := func(i int) int {
-		if i < 0 {
-			return max(i+n, 0)
-		}
-		return min(i, n)
-	}
-	lo, hi = norm(start), norm(stop)
-	return lo, max(hi, lo)
-}
-
 // crop returns rows [y0, y1) and columns [x0, x1) of every image.
 func crop(img *tensor.Image, y0, y1, x0, x1 int) *tensor.Image {
 	out := tensor.NewImage(img.B, y1-y0, x1-x0, img.C)

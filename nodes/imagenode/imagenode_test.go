@@ -19,6 +19,7 @@ import (
 	"testing"
 
 	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/node/nodetest"
 	"github.com/gocomfy/gocomfy/nodes/masknode"
 	"github.com/gocomfy/gocomfy/pyjson"
 	"github.com/gocomfy/gocomfy/tensor"
@@ -70,19 +71,6 @@ func TestObjectInfoMatchesComfyUI(t *testing.T) {
 		if _, err := os.Stat(filepath.Join("testdata/object_info", class.ID+".json")); err != nil {
 			t.Errorf("%s has no object_info golden", class.ID)
 		}
-	}
-}
-
-// goldenFile is testdata/golden/<Class>.json: inputs and what ComfyUI's own
-// node code returned for them (see testdata/gen.py).
-type goldenFile struct {
-	Cases []struct {
-		Name    string
-		Tol     float64
-		Inputs  map[string]json.RawMessage
-		Outputs []json.RawMessage
-		UI      json.RawMessage
-		Error   string
 	}
 }
 
@@ -211,87 +199,64 @@ func decode(raw json.RawMessage, typ string) (any, error) {
 }
 
 func TestNodesMatchComfyUI(t *testing.T) {
-	r := registry(t)
-	files, err := filepath.Glob("testdata/golden/*.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range files {
-		id := strings.TrimSuffix(filepath.Base(file), ".json")
-		class, ok := r.Lookup(id)
-		if !ok {
-			t.Errorf("%s: no class", id)
-			continue
+	nodetest.Goldens(t, registry(t), "testdata/golden", func(t *testing.T, class *node.Class, c nodetest.GoldenCase) {
+		values := map[string]any{}
+		pn := &node.PromptNode{}
+		for name, raw := range c.Inputs {
+			// A dynamic combo's key (a string) selects its inputs.
+			var key string
+			_ = json.Unmarshal(raw, &key) // other values leave it empty
+			pn.Inputs = append(pn.Inputs, node.Input{Name: name, Value: key})
 		}
-		data, err := os.ReadFile(file)
+		defs := class.Finalize(pn) // dotted names of dynamic inputs
+		for name, raw := range c.Inputs {
+			def, ok := node.FindInput(defs, name)
+			if !ok {
+				t.Fatalf("no input %s", name)
+			}
+			v, err := decode(raw, def.Type)
+			if err != nil {
+				t.Fatal(err)
+			}
+			values[name] = v
+		}
+		temp, err := os.OpenRoot(t.TempDir())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var g goldenFile
-		if err := json.Unmarshal(data, &g); err != nil {
-			t.Fatalf("%s: %v", file, err)
+		defer temp.Close()
+		before := snapshot(values)
+		call := node.NewCall(&node.Runtime{Folders: node.Folders{Temp: temp}}, "1", 0, values)
+		err = class.Run(context.Background(), call)
+		if !slices.Equal(before, snapshot(values)) {
+			t.Error("the node changed its inputs")
 		}
-		for _, c := range g.Cases {
-			t.Run(id+"/"+c.Name, func(t *testing.T) {
-				values := map[string]any{}
-				pn := &node.PromptNode{}
-				for name, raw := range c.Inputs {
-					// A dynamic combo's key (a string) selects its inputs.
-					var key string
-					_ = json.Unmarshal(raw, &key) // other values leave it empty
-					pn.Inputs = append(pn.Inputs, node.Input{Name: name, Value: key})
-				}
-				defs := class.Finalize(pn) // dotted names of dynamic inputs
-				for name, raw := range c.Inputs {
-					def, ok := node.FindInput(defs, name)
-					if !ok {
-						t.Fatalf("no input %s", name)
-					}
-					v, err := decode(raw, def.Type)
-					if err != nil {
-						t.Fatal(err)
-					}
-					values[name] = v
-				}
-				temp, err := os.OpenRoot(t.TempDir())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer temp.Close()
-				before := snapshot(values)
-				call := node.NewCall(&node.Runtime{Folders: node.Folders{Temp: temp}}, "1", 0, values)
-				err = class.Run(context.Background(), call)
-				if !slices.Equal(before, snapshot(values)) {
-					t.Error("the node changed its inputs")
-				}
-				if c.Error != "" {
-					if err == nil {
-						t.Fatalf("no error; ComfyUI raises %s", c.Error)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := call.Result().Outputs
-				if len(got) != len(c.Outputs) {
-					t.Fatalf("%d outputs, want %d", len(got), len(c.Outputs))
-				}
-				for i, raw := range c.Outputs {
-					want, err := decode(raw, class.Outputs()[i].Type)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if err := compare(got[i], want, c.Tol); err != nil {
-						t.Errorf("output %d: %v", i, err)
-					}
-				}
-				if err := checkUI(temp, call.Result().UI, c.UI); err != nil {
-					t.Errorf("ui: %v", err)
-				}
-			})
+		if c.Error != "" {
+			if err == nil {
+				t.Fatalf("no error; ComfyUI raises %s", c.Error)
+			}
+			return
 		}
-	}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := call.Result().Outputs
+		if len(got) != len(c.Outputs) {
+			t.Fatalf("%d outputs, want %d", len(got), len(c.Outputs))
+		}
+		for i, raw := range c.Outputs {
+			want, err := decode(raw, class.Outputs()[i].Type)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := compare(got[i], want, c.Tol); err != nil {
+				t.Errorf("output %d: %v", i, err)
+			}
+		}
+		if err := checkUI(temp, call.Result().UI, c.UI); err != nil {
+			t.Errorf("ui: %v", err)
+		}
+	})
 }
 
 // snapshot copies every value of the tensors among values.
@@ -465,17 +430,6 @@ func TestTileGrid(t *testing.T) {
 	}
 	if _, err := tileGrid(10, 10, 0, 4, 0); err == nil {
 		t.Error("a zero tile width must fail (ComfyUI loops forever)")
-	}
-}
-
-func TestPySlice(t *testing.T) {
-	cases := []struct{ start, stop, n, lo, hi int }{
-		{1, 3, 5, 1, 3}, {3, 10, 5, 3, 5}, {-2, 5, 5, 3, 5}, {-7, 2, 5, 0, 2}, {4, 2, 5, 4, 4}, {-2, 0, 4, 2, 2},
-	}
-	for _, c := range cases {
-		if lo, hi := pySlice(c.start, c.stop, c.n); lo != c.lo || hi != c.hi {
-			t.Errorf("[%d:%d] of %d = [%d:%d], want [%d:%d]", c.start, c.stop, c.n, lo, hi, c.lo, c.hi)
-		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/nodes/latentnode/comfyutil"
 	"github.com/gocomfy/gocomfy/tensor"
 )
 
@@ -27,8 +28,8 @@ var imageCrop = node.New(node.Info{ID: "ImageCrop", DisplayName: "Crop Image (DE
 			// x and y are moved inside the image; the size is clipped by the
 			// slice image[:, y:y+height, x:x+width].
 			x0, y0 := min(int(x.Get(c)), img.W-1), min(int(y.Get(c)), img.H-1)
-			top, bottom := pySlice(y0, y0+int(height.Get(c)), img.H)
-			l, r := pySlice(x0, x0+int(width.Get(c)), img.W)
+			top, bottom := comfyutil.PySlice(y0, y0+int(height.Get(c)), img.H)
+			l, r := comfyutil.PySlice(x0, x0+int(width.Get(c)), img.W)
 			out.Set(c, crop(img, top, bottom, l, r))
 			return nil
 		}
@@ -142,7 +143,7 @@ var imageFromBatch = node.New(node.Info{ID: "ImageFromBatch", DisplayName: "Get 
 				i += img.B
 			}
 			i = max(0, min(img.B-1, i))
-			lo, hi := pySlice(i, i+min(img.B-i, int(length.Get(c))), img.B)
+			lo, hi := comfyutil.PySlice(i, i+min(img.B-i, int(length.Get(c))), img.B)
 			frame := img.H * img.W * img.C
 			res := tensor.NewImage(hi-lo, img.H, img.W, img.C)
 			copy(res.Pix, img.Pix[lo*frame:hi*frame])
@@ -420,8 +421,8 @@ var splitImageToTileList = node.New(node.Info{ID: "SplitImageToTileList", Displa
 			list := make([]*tensor.Image, len(tiles))
 			for i, t := range tiles {
 				// Negative tile sizes (from links) make Python slices.
-				y0, y1 := pySlice(t[1], t[3], img.H)
-				x0, x1 := pySlice(t[0], t[2], img.W)
+				y0, y1 := comfyutil.PySlice(t[1], t[3], img.H)
+				x0, x1 := comfyutil.PySlice(t[0], t[2], img.W)
 				list[i] = crop(img, y0, y1, x0, x1)
 			}
 			out.SetList(c, list)

@@ -5,27 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/node/nodetest"
 	"github.com/gocomfy/gocomfy/nodes/latentnode"
 	"github.com/gocomfy/gocomfy/tensor"
 )
-
-// goldenFile is testdata/golden/<Class>.json: inputs and what ComfyUI's own
-// node code returned for them, or the error it raised (testdata/gen.py).
-type goldenFile struct {
-	Cases []struct {
-		Name    string
-		Inputs  map[string]json.RawMessage
-		Outputs []json.RawMessage
-		Error   string
-	}
-}
 
 // goldenValue is how gen.py writes LATENT values, their tensors and lists.
 type goldenValue struct {
@@ -73,62 +61,40 @@ func TestNodesMatchComfyUI(t *testing.T) {
 	t.Parallel()
 	r := node.NewRegistry()
 	latentnode.Register(r)
-	files, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.json"))
-	if len(files) == 0 {
-		t.Fatal("no golden files")
-	}
-	for _, file := range files {
-		id := strings.TrimSuffix(filepath.Base(file), ".json")
-		class, ok := r.Lookup(id)
-		if !ok {
-			t.Errorf("%s: no class", id)
-			continue
+	nodetest.Goldens(t, r, filepath.Join("testdata", "golden"), func(t *testing.T, class *node.Class, gc nodetest.GoldenCase) {
+		values := map[string]any{}
+		for name, raw := range gc.Inputs {
+			var v goldenValue
+			if err := json.Unmarshal(raw, &v); err != nil {
+				t.Fatal(err)
+			}
+			values[name] = v.value()
 		}
-		data, err := os.ReadFile(file)
+		call := node.NewCall(nil, "1", 0, values)
+		err := class.Run(context.Background(), call)
+		if gc.Error != "" {
+			if err == nil {
+				t.Fatalf("no error; ComfyUI raises %s", gc.Error)
+			}
+			return
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		var g goldenFile
-		if err := json.Unmarshal(data, &g); err != nil {
-			t.Fatalf("%s: %v", file, err)
+		got := call.Result().Outputs
+		if len(got) != len(gc.Outputs) {
+			t.Fatalf("%d outputs, want %d", len(got), len(gc.Outputs))
 		}
-		for _, gc := range g.Cases {
-			t.Run(id+"/"+gc.Name, func(t *testing.T) {
-				values := map[string]any{}
-				for name, raw := range gc.Inputs {
-					var v goldenValue
-					if err := json.Unmarshal(raw, &v); err != nil {
-						t.Fatal(err)
-					}
-					values[name] = v.value()
-				}
-				call := node.NewCall(nil, "1", 0, values)
-				err := class.Run(context.Background(), call)
-				if gc.Error != "" {
-					if err == nil {
-						t.Fatalf("no error; ComfyUI raises %s", gc.Error)
-					}
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				got := call.Result().Outputs
-				if len(got) != len(gc.Outputs) {
-					t.Fatalf("%d outputs, want %d", len(got), len(gc.Outputs))
-				}
-				for i, raw := range gc.Outputs {
-					var want goldenValue
-					if err := json.Unmarshal(raw, &want); err != nil {
-						t.Fatal(err)
-					}
-					if err := compare(got[i], want.value()); err != nil {
-						t.Errorf("output %d: %v", i, err)
-					}
-				}
-			})
+		for i, raw := range gc.Outputs {
+			var want goldenValue
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := compare(got[i], want.value()); err != nil {
+				t.Errorf("output %d: %v", i, err)
+			}
 		}
-	}
+	})
 }
 
 // compare checks an output against a golden one: the same shapes, values,

@@ -3,10 +3,12 @@ package logic
 import (
 	"context"
 	"math"
+	"math/big"
 	"strings"
 
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/pyfmt"
+	"github.com/gocomfy/gocomfy/pymath"
 )
 
 // valueNames are the autogrow entries of ComfyMathExpression: a to z.
@@ -101,14 +103,14 @@ func init() {
 			x, xInt := asInt(a[0])
 			y, yInt := asInt(a[1])
 			if xInt && yInt {
-				return intPow(x, y)
+				return int64Result(pymath.Int("**", big.NewInt(x), big.NewInt(y)))
 			}
 			f, okX := asFloat(a[0])
 			g, okY := asFloat(a[1])
 			if !okX || !okY {
 				return nil, unsupported("** or pow()", a[0], a[1])
 			}
-			return floatPow(f, g)
+			return pymath.Float("**", f, g)
 		}),
 		"sqrt":  realFunc("sqrt", math.Sqrt, func(x float64) bool { return x >= 0 }),
 		"ceil":  rounding("ceil", math.Ceil),

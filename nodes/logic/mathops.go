@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gocomfy/gocomfy/node"
+	"github.com/gocomfy/gocomfy/pymath"
 )
 
 // Python's operators and ComfyMathExpression's functions on the values an
@@ -118,142 +119,30 @@ func arith(op string, a, b any) (any, error) {
 }
 
 func intArith(op string, x, y int64) (any, error) {
-	var r big.Int
-	bx, by := big.NewInt(x), big.NewInt(y)
-	switch op {
-	case "+":
-		r.Add(bx, by)
-	case "-":
-		r.Sub(bx, by)
-	case "*":
-		r.Mul(bx, by)
-	case "/":
-		if y == 0 {
-			return nil, node.Raise("ZeroDivisionError", "division by zero")
-		}
-		// Python divides ints exactly and rounds once.
-		f, _ := new(big.Rat).SetFrac(bx, by).Float64()
-		return f, nil
-	case "//", "%":
-		if y == 0 {
-			return nil, node.Raise("ZeroDivisionError", "integer division or modulo by zero")
-		}
-		q, m := new(big.Int), new(big.Int)
-		q.DivMod(bx, by, m) // Euclidean: 0 <= m < |y|
-		if m.Sign() != 0 && y < 0 {
-			q.Add(q, big.NewInt(1)) // floor, and the remainder takes y's sign
-			m.Add(m, by)
-		}
-		if op == "%" {
-			return m.Int64(), nil
-		}
-		r.Set(q)
-	case "**":
-		if abs64(x) > maxPower || abs64(y) > maxPower {
-			return nil, node.Raise("NumberTooHigh", "Sorry! I don't want to evaluate %d ** %d", x, y)
-		}
-		return intPow(x, y)
+	if op == "**" && (abs64(x) > maxPower || abs64(y) > maxPower) {
+		return nil, node.Raise("NumberTooHigh", "Sorry! I don't want to evaluate %d ** %d", x, y)
 	}
-	if !r.IsInt64() {
-		return nil, overflow()
-	}
-	return r.Int64(), nil
+	return int64Result(pymath.Int(op, big.NewInt(x), big.NewInt(y)))
 }
 
 func abs64(x int64) float64 { return math.Abs(float64(x)) }
 
-// intPow is Python's int ** int: an int for y >= 0, a float otherwise.
-func intPow(x, y int64) (any, error) {
-	if y < 0 {
-		if x == 0 {
-			return nil, node.Raise("ZeroDivisionError", "0.0 cannot be raised to a negative power")
+// int64Result narrows an int result of pymath to this evaluator's int64.
+func int64Result(r any, err error) (any, error) {
+	if n, ok := r.(*big.Int); ok {
+		if !n.IsInt64() {
+			return nil, overflow()
 		}
-		return math.Pow(float64(x), float64(y)), nil
+		return n.Int64(), nil
 	}
-	switch x {
-	case 0, 1:
-		if y == 0 {
-			return int64(1), nil
-		}
-		return x, nil
-	case -1:
-		if y%2 == 0 {
-			return int64(1), nil
-		}
-		return int64(-1), nil
-	}
-	if y > 64 {
-		return nil, overflow()
-	}
-	r := new(big.Int).Exp(big.NewInt(x), big.NewInt(y), nil)
-	if !r.IsInt64() {
-		return nil, overflow()
-	}
-	return r.Int64(), nil
+	return r, err
 }
 
-// floatArith is Python's float arithmetic, including its floor division
-// and modulo (the remainder takes the divisor's sign).
 func floatArith(op string, x, y float64) (any, error) {
-	switch op {
-	case "+":
-		return x + y, nil
-	case "-":
-		return x - y, nil
-	case "*":
-		return x * y, nil
-	case "/":
-		if y == 0 {
-			return nil, node.Raise("ZeroDivisionError", "float division by zero")
-		}
-		return x / y, nil
-	case "//", "%":
-		if y == 0 {
-			return nil, node.Raise("ZeroDivisionError", "float floor division by zero")
-		}
-		mod := math.Mod(x, y)
-		div := (x - mod) / y
-		if mod != 0 {
-			if (y < 0) != (mod < 0) {
-				mod += y
-				div--
-			}
-		} else {
-			mod = math.Copysign(0, y)
-		}
-		if op == "%" {
-			return mod, nil
-		}
-		if div == 0 {
-			return math.Copysign(0, x/y), nil
-		}
-		fd := math.Floor(div)
-		if div-fd > 0.5 {
-			fd++
-		}
-		return fd, nil
-	case "**":
-		if math.Abs(x) > maxPower || math.Abs(y) > maxPower {
-			return nil, node.Raise("NumberTooHigh", "Sorry! I don't want to evaluate %v ** %v", x, y)
-		}
-		return floatPow(x, y)
+	if op == "**" && (math.Abs(x) > maxPower || math.Abs(y) > maxPower) {
+		return nil, node.Raise("NumberTooHigh", "Sorry! I don't want to evaluate %v ** %v", x, y)
 	}
-	return nil, node.Raise("TypeError", "unsupported operator %s", op)
-}
-
-// floatPow is Python's float ** float, whose errors Go's math.Pow lacks.
-func floatPow(x, y float64) (any, error) {
-	switch {
-	case x == 0 && y < 0:
-		return nil, node.Raise("ZeroDivisionError", "0.0 cannot be raised to a negative power")
-	case x < 0 && y != math.Trunc(y) && !math.IsInf(y, 0):
-		return nil, node.Raise("TypeError", "complex results are not supported")
-	}
-	r := math.Pow(x, y)
-	if math.IsInf(r, 0) && !math.IsInf(x, 0) && !math.IsInf(y, 0) {
-		return nil, node.Raise("OverflowError", "(34, 'Numerical result out of range')")
-	}
-	return r, nil
+	return pymath.Float(op, x, y)
 }
 
 func unaryOp(op string, v any) (any, error) {

@@ -40,14 +40,6 @@ func accumOf(v any) ([]any, error) {
 	return nil, node.Raise("TypeError", "'%s' object is not subscriptable", pyTypeName(v))
 }
 
-// pyIndex resolves a Python list index (negative counts from the end).
-func pyIndex(n int, i int64) (int, bool) {
-	if i < 0 {
-		i += int64(n)
-	}
-	return int(i), i >= 0 && i < int64(n)
-}
-
 // accumulationClass declares a VariantSupport class whose first input is the
 // ACCUMULATION "accumulation"; declare adds the rest, and run gets the list.
 func accumulationClass(i node.Info, declare func(s *node.Schema), run func(c *node.Call, accum []any) error) *node.Class {
@@ -166,13 +158,9 @@ var TestAccumulationGetItemNode = accumulationClass(info("TestAccumulationGetIte
 		s.OutputOf("*", "*")
 	},
 	func(c *node.Call, accum []any) error {
-		index, err := indexInput(c)
+		i, err := indexInput(c, len(accum), "list index out of range")
 		if err != nil {
 			return err
-		}
-		i, ok := pyIndex(len(accum), index)
-		if !ok {
-			return node.Raise("IndexError", "list index out of range")
 		}
 		c.SetOutput(0, accum[i])
 		return nil
@@ -187,13 +175,9 @@ var TestAccumulationSetItemNode = accumulationClass(info("TestAccumulationSetIte
 		s.OutputOf("ACCUMULATION", "ACCUMULATION")
 	},
 	func(c *node.Call, accum []any) error {
-		index, err := indexInput(c)
+		i, err := indexInput(c, len(accum), "list assignment index out of range")
 		if err != nil {
 			return err
-		}
-		i, ok := pyIndex(len(accum), index)
-		if !ok {
-			return node.Raise("IndexError", "list assignment index out of range")
 		}
 		next := append([]any(nil), accum...)
 		next[i] = input(c, "value")
@@ -201,8 +185,10 @@ var TestAccumulationSetItemNode = accumulationClass(info("TestAccumulationSetIte
 		return nil
 	})
 
-// indexInput reads the "index" input as a Python list index.
-func indexInput(c *node.Call) (int64, error) {
+// indexInput reads the "index" input as a Python index into a list of n
+// values (negative counts from the end). Out of range is an IndexError
+// saying outOfRange, which differs between reading and assigning.
+func indexInput(c *node.Call, n int, outOfRange string) (int, error) {
 	v := input(c, "index")
 	i, ok := pyInt(v)
 	if !ok {
@@ -211,7 +197,14 @@ func indexInput(c *node.Call) (int64, error) {
 	if !i.IsInt64() {
 		return 0, node.Raise("IndexError", "cannot fit 'int' into an index-sized integer")
 	}
-	return i.Int64(), nil
+	j := i.Int64()
+	if j < 0 {
+		j += int64(n)
+	}
+	if j < 0 || j >= int64(n) {
+		return 0, node.Raise("IndexError", "%s", outOfRange)
+	}
+	return int(j), nil
 }
 
 // wideInt declares an INT widget over ±0xffffffffffffffff, as the pack's
@@ -231,18 +224,13 @@ var TestIntMathOperation = node.New(info("TestIntMathOperation", "Int Math Opera
 	op := s.Combo("operation", "add", "subtract", "multiply", "divide", "modulo", "power")
 	out := node.Output(s, node.Int, "INT")
 	operators := map[string]string{"add": "+", "subtract": "-", "multiply": "*", "divide": "//", "modulo": "%", "power": "**"}
-	return func(ctx context.Context, c *node.Call) error {
+	return computed(out.Index(), func(c *node.Call) (any, error) {
 		operator, ok := operators[op.Get(c)]
 		if !ok {
-			return node.Raise("TypeError", "object of type 'NoneType' has no len()")
+			return nil, node.Raise("TypeError", "object of type 'NoneType' has no len()")
 		}
-		r, err := arith(operator, input(c, "a"), input(c, "b"))
-		if err != nil {
-			return err
-		}
-		c.SetOutput(out.Index(), r)
-		return nil
-	}
+		return arith(operator, input(c, "a"), input(c, "b"))
+	})
 })
 
 // TestForLoopOpen starts a for loop of remaining iterations. It outputs the

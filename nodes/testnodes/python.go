@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocomfy/gocomfy/node"
 	"github.com/gocomfy/gocomfy/pyjson"
+	"github.com/gocomfy/gocomfy/pymath"
 	"github.com/gocomfy/gocomfy/tensor"
 )
 
@@ -140,122 +141,18 @@ func arith(op string, a, b any) (any, error) {
 	x, xInt := pyInt(a)
 	y, yInt := pyInt(b)
 	if xInt && yInt {
-		return intArith(op, x, y)
+		r, err := pymath.Int(op, x, y)
+		if n, ok := r.(*big.Int); ok {
+			return intValue(n)
+		}
+		return r, err
 	}
 	fx, xNum := pyNumber(a)
 	fy, yNum := pyNumber(b)
 	if xNum && yNum {
-		return floatArith(op, fx, fy)
+		return pymath.Float(op, fx, fy)
 	}
 	return nil, node.Raise("TypeError", "unsupported operand type(s) for %s: '%s' and '%s'", op, pyTypeName(a), pyTypeName(b))
-}
-
-func intArith(op string, x, y *big.Int) (any, error) {
-	r := new(big.Int)
-	switch op {
-	case "+":
-		r.Add(x, y)
-	case "-":
-		r.Sub(x, y)
-	case "*":
-		r.Mul(x, y)
-	case "//", "%":
-		if y.Sign() == 0 {
-			return nil, node.Raise("ZeroDivisionError", "integer division or modulo by zero")
-		}
-		// Python rounds the quotient down; big.Int's QuoRem truncates.
-		q, m := new(big.Int).QuoRem(x, y, new(big.Int))
-		if m.Sign() != 0 && (m.Sign() < 0) != (y.Sign() < 0) {
-			q.Sub(q, big.NewInt(1))
-			m.Add(m, y)
-		}
-		if op == "//" {
-			r = q
-		} else {
-			r = m
-		}
-	case "**":
-		return intPow(x, y)
-	default:
-		return nil, fmt.Errorf("unknown operator %q", op)
-	}
-	return intValue(r)
-}
-
-// intPow is Python's int ** int: a float for negative exponents, otherwise
-// an int (refused before computing when it cannot fit in 64 bits).
-func intPow(x, y *big.Int) (any, error) {
-	if y.Sign() < 0 {
-		fx, _ := new(big.Float).SetInt(x).Float64()
-		fy, _ := new(big.Float).SetInt(y).Float64()
-		return floatArith("**", fx, fy)
-	}
-	if x.CmpAbs(big.NewInt(1)) > 0 && y.Cmp(big.NewInt(64)) >= 0 {
-		// |x| >= 2 and y >= 64: the result is at least 2**64.
-		return nil, node.Raise("OverflowError", "int result %s ** %s does not fit in 64 bits", x, y)
-	}
-	return intValue(new(big.Int).Exp(x, y, nil))
-}
-
-// floatArith is Python's float arithmetic, including its floor division and
-// modulo (the sign of the divisor) and its errors.
-func floatArith(op string, x, y float64) (any, error) {
-	switch op {
-	case "+":
-		return x + y, nil
-	case "-":
-		return x - y, nil
-	case "*":
-		return x * y, nil
-	case "//":
-		if y == 0 {
-			return nil, node.Raise("ZeroDivisionError", "float floor division by zero")
-		}
-		div, _ := floatDivMod(x, y)
-		return div, nil
-	case "%":
-		if y == 0 {
-			return nil, node.Raise("ZeroDivisionError", "float modulo")
-		}
-		_, mod := floatDivMod(x, y)
-		return mod, nil
-	case "**":
-		if x == 0 && y < 0 {
-			return nil, node.Raise("ZeroDivisionError", "0.0 cannot be raised to a negative power")
-		}
-		if x < 0 && y != math.Trunc(y) && !math.IsInf(y, 0) {
-			// Python returns a complex number here; no socket carries one.
-			return nil, node.Raise("ValueError", "complex result of %s ** %s is not supported", pyjson.FormatFloat(x), pyjson.FormatFloat(y))
-		}
-		r := math.Pow(x, y)
-		if math.IsInf(r, 0) && !math.IsInf(x, 0) && !math.IsInf(y, 0) {
-			return nil, node.Raise("OverflowError", "(34, 'Numerical result out of range')")
-		}
-		return r, nil
-	}
-	return nil, fmt.Errorf("unknown operator %q", op)
-}
-
-// floatDivMod is CPython's _float_div_mod: floor quotient and modulo.
-func floatDivMod(x, y float64) (div, mod float64) {
-	mod = math.Mod(x, y)
-	div = (x - mod) / y
-	if mod != 0 {
-		if (y < 0) != (mod < 0) {
-			mod += y
-			div--
-		}
-	} else {
-		mod = math.Copysign(0, y)
-	}
-	if div != 0 {
-		floor := math.Floor(div)
-		if div-floor > 0.5 {
-			floor++
-		}
-		return floor, mod
-	}
-	return math.Copysign(0, x/y), mod
 }
 
 // compare returns a <op> b for op one of == != < > <= >=, comparing numbers

@@ -224,14 +224,9 @@ var TestIsChangedWithConstants = node.New(info("TestIsChangedWithConstants", "Is
 		}
 		return arith("*", float64(float32(sum/float64(len(a.data)))), value)
 	})
-	return func(ctx context.Context, c *node.Call) error {
-		r, err := mul(input(c, "image"), input(c, "value"))
-		if err != nil {
-			return err
-		}
-		c.SetOutput(out.Index(), r)
-		return nil
-	}
+	return computed(out.Index(), func(c *node.Call) (any, error) {
+		return mul(input(c, "image"), input(c, "value"))
+	})
 })
 
 // onesTimes returns torch.ones([1, 512, 512, 3]) multiplied by each factor
@@ -254,23 +249,15 @@ func onesTimes(factors ...any) (any, error) {
 // image of input1 * input2 when both are floats, else input1 * input2
 // (tensors and numbers in any combination).
 func multiplyInputs(out *node.Out[*tensor.Image]) node.RunFunc {
-	return func(ctx context.Context, c *node.Call) error {
+	return computed(out.Index(), func(c *node.Call) (any, error) {
 		a, b := input(c, "input1"), input(c, "input2")
 		_, aFloat := a.(float64)
 		_, bFloat := b.(float64)
-		var r any
-		var err error
 		if aFloat && bFloat {
-			r, err = onesTimes(a, b)
-		} else {
-			r, err = mul(a, b)
+			return onesTimes(a, b)
 		}
-		if err != nil {
-			return err
-		}
-		c.SetOutput(out.Index(), r)
-		return nil
-	}
+		return mul(a, b)
+	})
 }
 
 // checkTensorOrFloat is the literal check of TestCustomValidation1 and 2:
@@ -350,14 +337,9 @@ var TestCustomValidation4 = node.New(info("TestCustomValidation4", "Custom Valid
 		}
 		return nil
 	}, node.ValidateOptions{Inputs: inputs12})
-	return func(ctx context.Context, c *node.Call) error {
-		r, err := onesTimes(input(c, "input1"), input(c, "input2"))
-		if err != nil {
-			return err
-		}
-		c.SetOutput(out.Index(), r)
-		return nil
-	}
+	return computed(out.Index(), func(c *node.Call) (any, error) {
+		return onesTimes(input(c, "input1"), input(c, "input2"))
+	})
 })
 
 // TestCustomValidation5 outputs a 512×512 image of input1 * input2. Its
@@ -377,18 +359,13 @@ var TestCustomValidation5 = node.New(info("TestCustomValidation5", "Custom Valid
 		}
 		return nil
 	}, node.ValidateOptions{AllInputs: true})
-	return func(ctx context.Context, c *node.Call) error {
+	return computed(out.Index(), func(c *node.Call) (any, error) {
 		value, err := arith("*", input(c, "input1"), input(c, "input2"))
 		if err != nil {
-			return err
+			return nil, err
 		}
-		r, err := onesTimes(value)
-		if err != nil {
-			return err
-		}
-		c.SetOutput(out.Index(), r)
-		return nil
-	}
+		return onesTimes(value)
+	})
 })
 
 // stubMask adds a 512×512 StubMask of the given value to g.
@@ -553,12 +530,7 @@ var TestOutputNodeWithSocketOutput = node.New(outputNode(info("TestOutputNodeWit
 	node.Socket(s, node.Image, "image")
 	s.Float("value").Default(1).Min(0).Max(10)
 	out := node.Output(s, node.Image, "IMAGE")
-	return func(ctx context.Context, c *node.Call) error {
-		r, err := mul(input(c, "image"), input(c, "value"))
-		if err != nil {
-			return err
-		}
-		c.SetOutput(out.Index(), r)
-		return nil
-	}
+	return computed(out.Index(), func(c *node.Call) (any, error) {
+		return mul(input(c, "image"), input(c, "value"))
+	})
 })

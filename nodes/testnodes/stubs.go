@@ -85,8 +85,7 @@ var StubInt = node.New(info("StubInt", "Stub Int", stubCategory), func(s *node.S
 	value := s.Int("value").Default(0).Min(-0xffffffff).Max(0xffffffff).Step(1)
 	out := node.Output(s, node.Int, "INT")
 	return func(ctx context.Context, c *node.Call) error {
-		v, _ := c.Input(value.Def().Name)
-		c.SetOutput(out.Index(), v)
+		c.SetOutput(out.Index(), input(c, value.Def().Name))
 		return nil
 	}
 })
@@ -96,8 +95,7 @@ var StubFloat = node.New(info("StubFloat", "Stub Float", stubCategory), func(s *
 	value := s.Float("value").Default(0).Min(-1.0e38).Max(1.0e38).Step(0.01)
 	out := node.Output(s, node.Float, "FLOAT")
 	return func(ctx context.Context, c *node.Call) error {
-		v, _ := c.Input(value.Def().Name)
-		c.SetOutput(out.Index(), v)
+		c.SetOutput(out.Index(), input(c, value.Def().Name))
 		return nil
 	}
 })

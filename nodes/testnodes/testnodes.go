@@ -12,7 +12,11 @@
 // where Go cannot are commented where they happen.
 package testnodes
 
-import "github.com/gocomfy/gocomfy/node"
+import (
+	"context"
+
+	"github.com/gocomfy/gocomfy/node"
+)
 
 // Module is python_module for every class of the pack: ComfyUI reports a
 // custom node package as "custom_nodes.<folder name>".
@@ -75,6 +79,18 @@ func async(i node.Info) node.Info {
 func input(c *node.Call, name string) any {
 	v, _ := c.Input(name)
 	return v
+}
+
+// computed is the run of a node whose one output, out, is what f returns.
+func computed(out int, f func(c *node.Call) (any, error)) node.RunFunc {
+	return func(ctx context.Context, c *node.Call) error {
+		r, err := f(c)
+		if err != nil {
+			return err
+		}
+		c.SetOutput(out, r)
+		return nil
+	}
 }
 
 // truth returns the Python truth of an input: BOOLEAN inputs normally carry

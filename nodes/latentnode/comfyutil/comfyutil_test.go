@@ -127,11 +127,11 @@ func TestRepeatToBatch(t *testing.T) {
 	}
 }
 
-// Python: "abcde"[1:3], [-2:], [3:1], [-9:2], [2:99].
+// Python: "abcde"[1:3], [-2:], [3:1], [-9:2], [2:99], [-2:0].
 func TestPySliceAndFloorDiv(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ start, stop, lo, hi int }{
-		{1, 3, 1, 3}, {-2, 5, 3, 5}, {3, 1, 3, 3}, {-9, 2, 0, 2}, {2, 99, 2, 5},
+		{1, 3, 1, 3}, {-2, 5, 3, 5}, {3, 1, 3, 3}, {-9, 2, 0, 2}, {2, 99, 2, 5}, {-2, 0, 3, 3},
 	} {
 		if lo, hi := PySlice(tc.start, tc.stop, 5); lo != tc.lo || hi != tc.hi {
 			t.Errorf("[%d:%d] = %d,%d", tc.start, tc.stop, lo, hi)
