@@ -120,26 +120,39 @@ type wsMessage struct {
 
 // wsClient is a connected WebSocket client that records every message.
 type wsClient struct {
-	t    testing.TB
-	conn *websocket.Conn
-	mu   sync.Mutex
-	msgs []wsMessage
-	more chan struct{}
+	t      testing.TB
+	conn   *websocket.Conn
+	mu     sync.Mutex
+	msgs   []wsMessage
+	more   chan struct{}
+	closed chan struct{} // closed when reading stopped
 }
 
 func (ts *testServer) connect(clientID string) *wsClient {
 	ts.t.Helper()
-	u := strings.Replace(ts.url, "http://", "ws://", 1) + "/ws"
+	query := ""
 	if clientID != "" {
-		u += "?clientId=" + clientID
+		query = "clientId=" + clientID
+	}
+	return ts.dialWS(query)
+}
+
+// dialWS opens /ws?query on ts and records its messages until the test
+// ends.
+func (ts *testServer) dialWS(query string) *wsClient {
+	ts.t.Helper()
+	u := strings.Replace(ts.url, "http://", "ws://", 1) + "/ws"
+	if query != "" {
+		u += "?" + query
 	}
 	conn, _, err := websocket.Dial(context.Background(), u, nil)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
 	conn.SetReadLimit(64 << 20)
-	c := &wsClient{t: ts.t, conn: conn, more: make(chan struct{}, 1)}
+	c := &wsClient{t: ts.t, conn: conn, more: make(chan struct{}, 1), closed: make(chan struct{})}
 	go func() {
+		defer close(c.closed)
 		for {
 			typ, data, err := conn.Read(context.Background())
 			if err != nil {

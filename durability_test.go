@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -23,38 +20,10 @@ func TestKillNineLosesNothing(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	t.Parallel()
-	bin := filepath.Join(t.TempDir(), "gocomfy")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gocomfy").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	base := t.TempDir()
 	start := func() (*exec.Cmd, *testServer) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		cmd := exec.Command(bin, "--enable-test-nodes", "--base-directory", base, "--port", fmt.Sprint(port))
-		if testing.Verbose() {
-			cmd.Stderr = os.Stderr
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		ts := &testServer{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), base: base}
-		for i := 0; ; i++ {
-			if resp, err := http.Get(ts.url + "/prompt"); err == nil {
-				resp.Body.Close()
-				break
-			}
-			if i > 500 {
-				t.Fatal("server did not start")
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		return cmd, ts
+		return startBinary(t, bin, base, "--enable-test-nodes")
 	}
 	queue := func(ts *testServer, seconds float64) string {
 		body := map[string]any{"prompt": map[string]any{
@@ -75,16 +44,7 @@ func TestKillNineLosesNothing(t *testing.T) {
 	cmd, ts := start()
 	long := queue(ts, 60)
 	short := []string{queue(ts, 0.01), queue(ts, 0.02), queue(ts, 0.03)}
-	for { // wait until the long prompt runs
-		var q struct {
-			Running []json.RawMessage `json:"queue_running"`
-		}
-		ts.getJSON("/queue", &q)
-		if len(q.Running) == 1 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	ts.waitRunning(1) // the long prompt
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 

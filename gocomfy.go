@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/gocomfy/gocomfy/internal/asset"
+	"github.com/gocomfy/gocomfy/internal/blobstore"
 	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/internal/executor"
 	"github.com/gocomfy/gocomfy/internal/files"
@@ -84,11 +85,27 @@ type Config struct {
 	MaxUploadSizeIsFloat bool
 	CORSOrigin           string
 	FrontEndRoot         string
+	// MaxAssetUploadSize is --max-asset-upload-size: the largest
+	// POST /api/assets body, in bytes; 0 is 64 GiB. That upload streams
+	// to disk, so it may exceed MaxUploadSize (ComfyUI sets no bound).
+	MaxAssetUploadSize int64
+	// TemplatesRoot is a folder of workflow templates in the layout of
+	// ComfyUI's templates package (index.json, NAME.json, NAME-1.webp…)
+	// served at /templates/ instead of gocomfy's own small set.
+	TemplatesRoot string
 	// WebhookURL is the server-wide webhook target; WebhookSecret
 	// ("whsec_" + base64) signs deliveries and turns webhooks on;
 	// WebhookAllowPrivate lets targets be private, loopback or link-local.
 	WebhookURL, WebhookSecret string
 	WebhookAllowPrivate       bool
+	// OutputBucket is --output-bucket: a bucket URL (s3://BUCKET?region=…
+	// or s3://BUCKET?endpoint=…&use_path_style=true for S3-compatible
+	// stores, file:///DIR for a shared folder) that every instance reaches.
+	// Outputs and input uploads are copied there in the background; /view
+	// serves from it, and LoadImage copies from it, what this instance's
+	// folders lack. Credentials come from the AWS environment, never from
+	// the URL.
+	OutputBucket string
 	// EnableAssets is --enable-assets: the /api/assets routes, with
 	// uploads and outputs registered as assets.
 	EnableAssets bool
@@ -98,6 +115,10 @@ type Config struct {
 
 	MaxHistory int // finished prompts kept; 0 is 100,000
 	MaxPending int // pending prompts accepted; 0 is no bound
+	// FailLostPrompts is --fail-lost-prompts: with instances sharing
+	// PostgreSQL, a prompt whose instance died mid-run is recorded as
+	// failed when its lease expires, instead of queued to run again.
+	FailLostPrompts bool
 
 	// APIKeys are API keys written USER:KEY or USER:sha256:HEX (USER * for
 	// an administrator); an element may hold several, separated by commas
@@ -145,6 +166,9 @@ func New(cfg Config) *App {
 	}
 	if cfg.MaxUploadSize == 0 {
 		cfg.MaxUploadSize = 100 << 20
+	}
+	if cfg.MaxAssetUploadSize == 0 {
+		cfg.MaxAssetUploadSize = 64 << 30
 	}
 	if cfg.MaxHistory == 0 {
 		cfg.MaxHistory = 100_000
@@ -208,6 +232,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	if err := os.MkdirAll(filepath.Join(folders.Base(), "models"), 0o755); err != nil {
 		return err
 	}
+	var bucket *blobstore.Mirror
+	if a.cfg.OutputBucket != "" {
+		if bucket, err = a.openMirror(ctx, folders); err != nil {
+			return err
+		}
+		defer a.closeMirror(bucket) // before folders.Close
+	}
 	roots := node.Folders{Input: folders.Root(files.Input), Output: folders.Root(files.Output), Temp: folders.Root(files.Temp)}
 	// LoadImage's file list and validators read the input folder outside
 	// any call (/object_info, validation).
@@ -262,9 +293,12 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobStore, execSink := store.Store(st), executor.Sink(sink)
 	var assets *asset.Library
 	if a.cfg.EnableAssets {
+		// Both stores keep assets (SQLite and PostgreSQL). Instances
+		// sharing PostgreSQL must share the user folder too: the content
+		// lives there, the database only names it.
 		as, ok := st.(store.AssetStore)
 		if !ok {
-			return errors.New("--enable-assets needs the SQLite store")
+			return errors.New("--enable-assets: this store does not keep assets")
 		}
 		blobs, err := asset.OpenBlobs(filepath.Join(folders.Dir(files.User), "__assets"))
 		if err != nil {
@@ -303,23 +337,36 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	q, err := queue.New(ctx, queue.Config{
 		Store: queueStore, Registry: a.nodes, Executor: exec, Sink: metrics.Observe(execSink, st),
 		MaxHistory: a.cfg.MaxHistory, MaxPending: a.cfg.MaxPending, Worker: worker, Notifier: notifier,
-		Interrupter: interrupter, Logger: log,
+		Interrupter: interrupter, FailLostPrompts: a.cfg.FailLostPrompts, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
-	// gocomfy's own page, unless a built ComfyUI frontend is given.
-	frontend := web.FS()
-	if a.cfg.FrontEndRoot != "" {
-		frontend = os.DirFS(a.cfg.FrontEndRoot)
+	// gocomfy's own page and templates, unless folders are given: a built
+	// ComfyUI frontend, a templates package. They are opened as os.Root, so
+	// that no name or symlink in them reaches outside.
+	frontend, templates := web.FS(), web.Templates()
+	for _, d := range []struct {
+		dir, what string
+		fsys      *fs.FS
+	}{{a.cfg.FrontEndRoot, "front-end root", &frontend}, {a.cfg.TemplatesRoot, "templates root", &templates}} {
+		if d.dir == "" {
+			continue
+		}
+		root, err := os.OpenRoot(d.dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.what, err)
+		}
+		defer root.Close()
+		*d.fsys = root.FS()
 	}
 	srv := server.New(server.Config{
 		Queue: q, Store: st, Registry: a.nodes, Hub: hub, Sink: sink, Logger: log, Folders: folders, UserData: users,
-		MaxUploadSize: a.cfg.MaxUploadSize, MaxUploadSizeIsFloat: a.cfg.MaxUploadSizeIsFloat,
-		CORSOrigin: a.cfg.CORSOrigin, Routes: a.routes, WebDirs: a.webDirs, Frontend: frontend,
+		MaxUploadSize: a.cfg.MaxUploadSize, MaxUploadSizeIsFloat: a.cfg.MaxUploadSizeIsFloat, MaxAssetUploadSize: a.cfg.MaxAssetUploadSize,
+		CORSOrigin: a.cfg.CORSOrigin, Routes: a.routes, WebDirs: a.webDirs, Frontend: frontend, Templates: templates,
 		Version: Version, ServerID: serverID, Argv: a.cfg.Argv,
 		Keys: keys, AllowedHosts: a.cfg.AllowedHosts, MaxPending: a.cfg.MaxPending, Metrics: metrics,
-		Assets: assets, Webhooks: hooks,
+		Assets: assets, Webhooks: hooks, Bucket: bucket,
 	})
 	// Request contexts derive from connCtx: cancelling it at the end of a
 	// shutdown closes the WebSockets, which Shutdown does not track.
@@ -374,6 +421,26 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		err = nil
 	}
 	return err
+}
+
+// openMirror opens --output-bucket and starts copying outputs and input
+// uploads there.
+func (a *App) openMirror(ctx context.Context, folders *files.Folders) (*blobstore.Mirror, error) {
+	b, err := blobstore.OpenBucket(ctx, a.cfg.OutputBucket)
+	if err != nil {
+		return nil, fmt.Errorf("--output-bucket: %w", err)
+	}
+	return blobstore.NewMirror(blobstore.Options{Bucket: b, Folders: folders, Logger: a.log}), nil
+}
+
+// closeMirror lets queued uploads finish within the shutdown grace period
+// (the running prompt has finished or been interrupted by then), then
+// closes the bucket.
+func (a *App) closeMirror(m *blobstore.Mirror) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+	defer cancel()
+	m.Close(ctx)
+	m.Bucket().Close()
 }
 
 func (a *App) url(ln net.Listener) string {

@@ -5,6 +5,7 @@
 #	eval "$(scripts/pg-test-cluster.sh)"      # sets GOCOMFY_TEST_POSTGRES_URL
 #	go test ./internal/store/postgres/...
 #	scripts/pg-test-cluster.sh stop "$GOCOMFY_TEST_POSTGRES_DATA"
+#	scripts/pg-test-cluster.sh restart "$GOCOMFY_TEST_POSTGRES_DATA"
 #
 # It installs Debian's postgresql when no server binaries are found. The
 # cluster trades durability for speed (fsync off): it is for tests only.
@@ -24,6 +25,13 @@ as_owner() {
 		"$@"
 	fi
 }
+
+# Tests that survive a database restart restart their own cluster.
+if [ "${1:-}" = restart ]; then
+	dir=${2:?usage: $0 restart DATA_DIR}
+	as_owner "$(pgbin)/pg_ctl" -D "$dir" -l "$dir/log" -m fast -w restart >/dev/null
+	exit 0
+fi
 
 if [ "${1:-}" = stop ]; then
 	dir=${2:?usage: $0 stop DATA_DIR}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Tests of gocomfy's web page: the unit tests of web/src, a check that the
-# embedded build (internal/web/dist) matches the sources, and the browser
-# tests (e2e/e2e.mjs) against a freshly built gocomfy.
+# Tests of gocomfy's web page: the unit tests of web/src, checks that the
+# embedded build (internal/web/dist) and templates (internal/web/templates)
+# match their sources, and the browser tests (e2e/e2e.mjs) against a freshly
+# built gocomfy.
 #
 # Needs Node >= 20.19 with npm, Go, and Debian's chromium
 # (apt-get install chromium). npm never downloads a browser here:
@@ -25,9 +26,20 @@ if ! diff -r "$out/dist" ../internal/web/dist; then
 	exit 1
 fi
 
-echo "-- browser tests"
 if [ -z "${GOCOMFY_BIN:-}" ]; then
 	(cd .. && go build -o "$out/gocomfy" ./cmd/gocomfy)
 	export GOCOMFY_BIN="$out/gocomfy"
 fi
+
+echo "-- internal/web/templates is the build of web/templates/sources.json"
+# The workflows and the index exactly; the thumbnails by name, since their
+# bytes also follow the PNG encoder's settings.
+node templates/build.mjs "$out/templates"
+if ! diff -r -x '*.png' "$out/templates" ../internal/web/templates ||
+	[ "$(cd "$out/templates" && ls)" != "$(cd ../internal/web/templates && ls)" ]; then
+	echo "internal/web/templates is stale: run 'cd web && npm ci && npm run templates' and commit it"
+	exit 1
+fi
+
+echo "-- browser tests"
 node e2e/e2e.mjs

@@ -34,6 +34,7 @@ var flagDefs = []flagDef{
 	{name: "extra-model-paths-config", kind: argMany, help: "extra_model_paths.yaml files listing more model folders"},
 	{name: "multi-user", kind: argBool, help: "separate user data per user (comfy-user header)"},
 	{name: "front-end-root", kind: argOne, help: "folder of a built ComfyUI frontend to serve at /"},
+	{name: "templates-root", kind: argOne, help: "folder of workflow templates (index.json, NAME.json, thumbnails) to serve at /templates/ instead of gocomfy's own"},
 	{name: "cache-classic", kind: argBool, help: "keep the outputs of the latest prompt only"},
 	{name: "cache-lru", kind: argOne, help: "keep up to N node outputs across prompts"},
 	{name: "cache-none", kind: argBool, help: "keep no outputs between prompts (least memory)"},
@@ -45,7 +46,10 @@ var flagDefs = []flagDef{
 	{name: "db", kind: argOne, help: "same as --database-url"},
 	{name: "max-history", kind: argOne, help: "finished prompts kept in the history; default 100000"},
 	{name: "max-queue", kind: argOne, help: "pending prompts accepted before POST /prompt answers 429; default no bound"},
+	{name: "fail-lost-prompts", kind: argBool, help: "with instances sharing PostgreSQL: record a prompt whose instance died mid-run as failed, not run it again"},
+	{name: "output-bucket", kind: argOne, help: "bucket every instance reaches, for outputs and input uploads: s3://BUCKET?region=R (&endpoint=URL&use_path_style=true for S3-compatible stores) or file:///DIR; credentials from the AWS environment"},
 	{name: "enable-assets", kind: argBool, help: "serve /api/assets; uploads and outputs are registered as assets"},
+	{name: "max-asset-upload-size", kind: argOne, help: "largest POST /api/assets upload, in MB; default 65536 (it streams to disk)"},
 	{name: "enable-test-nodes", kind: argBool, help: "register ComfyUI's execution test nodes"},
 	{name: "api-key-file", kind: argOne, help: "file of API keys, one USER:KEY or USER:sha256:HEX per line (USER * for an admin); $GOCOMFY_API_KEYS holds more, comma-separated; see README, Security"},
 	{name: "disable-auth", kind: argBool, help: "serve without API keys even on a non-loopback address (whoever reaches it can run workflows)"},
@@ -126,11 +130,11 @@ func configFrom(p parsedArgs) (gocomfy.Config, error) {
 		InputDir: p.str("input-directory"), OutputDir: p.str("output-directory"),
 		TempDir: p.str("temp-directory"), UserDir: p.str("user-directory"),
 		CORSOrigin: p.str("enable-cors-header"), FrontEndRoot: p.str("front-end-root"),
-		TLSCertFile: p.str("tls-certfile"), TLSKeyFile: p.str("tls-keyfile"),
+		TLSCertFile: p.str("tls-certfile"), TLSKeyFile: p.str("tls-keyfile"), TemplatesRoot: p.str("templates-root"),
 		DisableMetadata: p.has("disable-metadata"), EnableTestNodes: p.has("enable-test-nodes"),
-		MultiUser: p.has("multi-user"), EnableAssets: p.has("enable-assets"),
+		MultiUser: p.has("multi-user"), EnableAssets: p.has("enable-assets"), FailLostPrompts: p.has("fail-lost-prompts"),
 		WebhookURL: p.str("webhook-url"), WebhookAllowPrivate: p.has("webhook-allow-private"),
-		DatabaseURL: p.str("database-url"), ExtraModelPaths: p["extra-model-paths-config"],
+		DatabaseURL: p.str("database-url"), OutputBucket: p.str("output-bucket"), ExtraModelPaths: p["extra-model-paths-config"],
 		APIKeyFile: p.str("api-key-file"), DisableAuth: p.has("disable-auth"), AllowedHosts: p["allowed-hosts"],
 	}
 	// Keys come from a file or the environment, never from flags, which
@@ -180,6 +184,13 @@ func configFrom(p parsedArgs) (gocomfy.Config, error) {
 			return cfg, fmt.Errorf("--max-upload-size: %q is not a positive number", v)
 		}
 		cfg.MaxUploadSize, cfg.MaxUploadSizeIsFloat = int64(mb*1024*1024+0.5), true
+	}
+	if v := p.str("max-asset-upload-size"); v != "" {
+		mb, err := parseFloat("max-asset-upload-size", v)
+		if err != nil || mb <= 0 {
+			return cfg, fmt.Errorf("--max-asset-upload-size: %q is not a positive number", v)
+		}
+		cfg.MaxAssetUploadSize = int64(mb*1024*1024 + 0.5)
 	}
 	if count(p, "cache-classic", "cache-none", "cache-ram")+boolInt(cfg.LRUSize > 0) > 1 {
 		return cfg, fmt.Errorf("--cache-classic, --cache-lru, --cache-none and --cache-ram are mutually exclusive")

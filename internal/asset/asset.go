@@ -212,7 +212,17 @@ func (l *Library) AddUpload(ctx context.Context, s *Staged, u Upload) (*store.As
 		ref.SystemMetadata = imageMetadata(f, mimeType)
 		f.Close()
 	}
-	return l.cfg.Store.PutRef(ctx, ref)
+	r, created, err := l.cfg.Store.PutRef(ctx, ref)
+	if err != nil {
+		// No file without its reference (metadata the store refuses, a
+		// store error), unless a concurrent upload of the same bytes
+		// registered it meanwhile. The blob stays: it is whole, and
+		// another reference may come to it.
+		if _, lookErr := l.cfg.Store.RefByPath(ctx, ref.FilePath); errors.Is(lookErr, store.ErrNotFound) {
+			os.Remove(ref.FilePath)
+		}
+	}
+	return r, created, err
 }
 
 // FromHash creates a reference to known content (POST

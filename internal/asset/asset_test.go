@@ -430,6 +430,40 @@ func TestSeeder(t *testing.T) {
 	}
 }
 
+// TestPrune flags the references of files outside the known folders, and
+// refuses while a scan runs.
+func TestPrune(t *testing.T) {
+	l, folders := newLibrary(t)
+	inside := filepath.Join(folders.Dir(files.Input), "a.png")
+	lora, _ := l.cfg.Folders.Models.Dirs("loras")
+	for _, p := range []string{inside, filepath.Join(lora[0], "l.safetensors"), "/gone/folder/b.png"} {
+		n := store.NewRef{Hash: HashPrefix + strings.Repeat("0", 64), Create: true, Name: filepath.Base(p), FilePath: p, MtimeNS: 1}
+		if _, _, err := l.Store().PutRef(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := l.Seeder()
+	s.mu.Lock()
+	s.state = Running // as if a scan ran
+	s.mu.Unlock()
+	if n, err := s.Prune(t.Context()); !errors.Is(err, ErrScanRunning) || n != 0 {
+		t.Errorf("Prune during a scan = %d, %v; want ErrScanRunning", n, err)
+	}
+	s.mu.Lock()
+	s.state = Idle
+	s.mu.Unlock()
+	if n, err := s.Prune(t.Context()); err != nil || n != 1 {
+		t.Errorf("Prune = %d, %v; want 1 (/gone/folder/b.png)", n, err)
+	}
+	if st := s.Status(); st.State != Idle {
+		t.Errorf("state after Prune = %s", st.State)
+	}
+	if !s.Start([]string{"input"}) {
+		t.Error("a scan does not start after Prune")
+	}
+	s.Wait()
+}
+
 // TestConcurrentUploads stores the same new content from several uploads
 // at once: every one succeeds, one content and one file result.
 func TestConcurrentUploads(t *testing.T) {

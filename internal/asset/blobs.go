@@ -1,7 +1,6 @@
 package asset
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -150,16 +149,63 @@ func (s *Staged) Discard() error {
 	return err
 }
 
-// copyHashing copies r to w and to the hasher h in chunk-sized writes.
-// (Hashing each chunk on another goroutine while it is written measured no
-// faster: the write into the page cache is the cheap part.)
+// copyHashing copies r to w and to the hasher h, in chunk-sized pieces,
+// and returns how many bytes it copied. It is a pipeline: while one
+// goroutine writes a chunk, this one reads and hashes the next, so an
+// upload takes about as long as the slowest of reading, hashing and
+// writing rather than their sum (writing into fresh page-cache pages is
+// the slowest on small machines). Memory is the chunks in flight, whatever
+// the size of r. On an error of r or w, it stops and reports the first.
 func copyHashing(w io.Writer, h io.Writer, r io.Reader) (int64, error) {
-	bw := bufio.NewWriterSize(io.MultiWriter(w, h), chunk)
-	n, err := io.Copy(bw, r)
-	if err != nil {
-		return n, err
+	const inFlight = 3 // chunks being written, hashed and read
+	free := make(chan []byte, inFlight)
+	for range inFlight {
+		free <- make([]byte, chunk)
 	}
-	return n, bw.Flush()
+	full := make(chan []byte, inFlight)
+	werr := make(chan error, 1)
+	failed := make(chan struct{}) // closed on a write error: stop reading
+	go func() {
+		var err error
+		for b := range full {
+			if err == nil {
+				if _, err = w.Write(b); err != nil {
+					close(failed)
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		werr <- err
+	}()
+	var n int64
+	var err error
+	for err == nil {
+		var b []byte
+		select {
+		case b = <-free:
+		case <-failed:
+		}
+		if b == nil {
+			break
+		}
+		var k int
+		k, err = io.ReadFull(r, b)
+		if k == 0 {
+			free <- b
+			break
+		}
+		n += int64(k)
+		full <- b[:k]
+		h.Write(b[:k]) // a hash.Hash never fails
+	}
+	close(full)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	if wErr := <-werr; err == nil {
+		err = wErr
+	}
+	return n, err
 }
 
 // hashReader hashes what r holds, in chunk-sized writes.

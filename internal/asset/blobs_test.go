@@ -255,3 +255,51 @@ func BenchmarkStage(b *testing.B) {
 type smallReads struct{ r io.Reader }
 
 func (s *smallReads) Read(p []byte) (int, error) { return s.r.Read(p[:min(len(p), 4096)]) }
+
+// TestCopyHashing checks the pipelined copy at sizes around its chunks:
+// what is written and hashed is what was read, in order.
+func TestCopyHashing(t *testing.T) {
+	for _, size := range []int64{0, 1, chunk - 1, chunk, chunk + 1, 3*chunk + 17, 7 * chunk} {
+		data := make([]byte, size)
+		newPattern(size).Read(data)
+		var out bytes.Buffer
+		h := blake3.New()
+		n, err := copyHashing(&out, h, &smallReads{r: bytes.NewReader(data)})
+		if err != nil || n != size {
+			t.Errorf("%d bytes: copied %d, %v", size, n, err)
+		}
+		if !bytes.Equal(out.Bytes(), data) {
+			t.Errorf("%d bytes: the copy differs", size)
+		}
+		if got := HashPrefix + hex.EncodeToString(h.Sum(nil)); got != sum(data) {
+			t.Errorf("%d bytes: hash %s, want %s", size, got, sum(data))
+		}
+	}
+}
+
+// failingWriter fails its writes after n bytes.
+type failingWriter struct{ n int }
+
+var errDiskFull = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if w.n < len(p) {
+		return 0, errDiskFull
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestCopyHashingWriteFails: a failing write is reported, and the copy
+// stops reading soon after rather than draining the source.
+func TestCopyHashingWriteFails(t *testing.T) {
+	src := newPattern(1 << 30)
+	_, err := copyHashing(&failingWriter{n: 2 * chunk}, blake3.New(), src)
+	if !errors.Is(err, errDiskFull) {
+		t.Errorf("error %v, want %v", err, errDiskFull)
+	}
+	// At most the chunks in flight are read past the failure.
+	if read := (1 << 30) - src.n; read > 8*chunk {
+		t.Errorf("read %d MiB of the source after a write failed at 2 MiB", read>>20)
+	}
+}

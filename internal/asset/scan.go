@@ -106,6 +106,43 @@ func (s *Seeder) Status() SeedStatus {
 	return st
 }
 
+// ErrScanRunning is Prune's error while a scan (or another prune) runs.
+var ErrScanRunning = errors.New("asset: a scan is running")
+
+// Prune flags the references of files under none of the folders a scan
+// covers (input, output, every model folder) as missing: the files of
+// folders no longer configured. It returns how many it flagged. As in
+// ComfyUI it is the seeder's work, so it refuses to run beside a scan and
+// a scan does not start beside it; Cancel does not stop it.
+func (s *Seeder) Prune(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	if s.state != Idle {
+		s.mu.Unlock()
+		return 0, ErrScanRunning
+	}
+	s.state, s.cancel = Running, func() {}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.state = Idle
+		s.mu.Unlock()
+	}()
+	return s.lib.cfg.Store.MarkMissingOutside(ctx, s.lib.rootDirs(), s.lib.Now())
+}
+
+// rootDirs are the folders of Roots: input, output and the directories of
+// every model folder but custom_nodes (which holds code, not models).
+func (l *Library) rootDirs() []string {
+	dirs := []string{l.cfg.Folders.Dir(files.Input), l.cfg.Folders.Dir(files.Output)}
+	for _, name := range l.cfg.Folders.Models.Names() {
+		if name != "custom_nodes" {
+			d, _ := l.cfg.Folders.Models.Dirs(name)
+			dirs = append(dirs, d...)
+		}
+	}
+	return dirs
+}
+
 func (s *Seeder) emit(typ string, data pyjson.Object) {
 	if s.events != nil {
 		s.events.Event(executor.Event{Type: typ, Data: data, All: true})

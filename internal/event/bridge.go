@@ -15,8 +15,10 @@ import (
 // store (PostgreSQL's LISTEN/NOTIFY). Every instance receives what any
 // instance publishes, its own messages included.
 type Transport interface {
-	// PublishEvent sends payload to every instance.
-	PublishEvent(ctx context.Context, payload []byte) error
+	// PublishEvent sends payload, which may be binary, to every instance.
+	// A lossy event (progress, a preview) is superseded quickly: the
+	// transport need keep it only for the listeners that keep up.
+	PublishEvent(ctx context.Context, payload []byte, lossy bool) error
 	// ListenEvents calls fn with each payload published, in order, until
 	// ctx is done or the transport fails; it returns the error.
 	ListenEvents(ctx context.Context, fn func(payload []byte)) error
@@ -24,28 +26,42 @@ type Transport interface {
 
 // A Bridge makes a Sink's messages reach the clients connected to the other
 // instances: a client connected to instance A sees the /ws messages of a
-// prompt that runs on instance B. It publishes the text frames the sink
-// delivers (status, execution_*, executing, executed, progress...), and
-// delivers the frames other instances publish to this instance's Hub, as
-// the sink does its own: to the addressed client if connected here, held
-// for it a while otherwise (a client may open its WebSocket on any instance
-// after POST /prompt), to every client for a broadcast. Frames published by
-// this instance are skipped, so nothing is delivered twice.
+// prompt that runs on instance B. It publishes the frames the sink
+// delivers (status, execution_*, executing, executed, progress, previews),
+// and delivers the frames other instances publish to this instance's Hub,
+// as the sink does its own: to the addressed client if connected here,
+// held for it a while otherwise (a client may open its WebSocket on any
+// instance after POST /prompt), to every client for a broadcast. Frames
+// published by this instance are skipped, so nothing is delivered twice.
 //
-// Preview images stay on the instance that makes them: they are large and
-// superseded quickly. Remote frames are not passed to the sink's watchers
-// (the v2 API's per-job views follow the jobs run by their own instance).
+// Frames wait to be published in an Outbox, with a client's policy:
+// progress-like frames (progress, previews) supersede older ones of the
+// same node once the database falls behind and are dropped first, and are
+// published once (a later one replaces a lost one); other frames are
+// published again after a failure (the database restarting) for up to
+// bridgeRetryFor, so that the clients of other instances still see their
+// prompts end. A preview is published with its metadata, and cut down to
+// the legacy frame by the instance whose client did not ask for it;
+// previews over maxBridgedPreview bytes stay on their instance.
+//
+// Remote frames are not passed to the sink's watchers (the v2 API's
+// per-job views follow the jobs run by their own instance).
 type Bridge struct {
 	sink      *Sink
 	transport Transport
 	origin    string
 	log       *slog.Logger
-	out       chan []byte
+	out       *Outbox // payloads waiting to be published
 }
 
-// bridgeBacklog bounds the frames waiting to be published: the executor
-// never waits for the database; past it frames are dropped (and logged).
-const bridgeBacklog = 4096
+// maxBridgedPreview bounds the previews published to the other instances:
+// a 512-pixel JPEG is rarely over 200 KiB.
+const maxBridgedPreview = 1 << 20
+
+// bridgeRetryFor is how long a frame that must not be lost is published
+// again while the transport fails; a client offline longer resynchronises
+// from /queue and /history anyway.
+const bridgeRetryFor = time.Minute
 
 // bridgeHeader precedes the frame in a published payload, on one line.
 type bridgeHeader struct {
@@ -53,6 +69,9 @@ type bridgeHeader struct {
 	SID      string `json:"s,omitempty"`
 	All      bool   `json:"a,omitempty"`
 	Coalesce string `json:"c,omitempty"`
+	Binary   bool   `json:"b,omitempty"` // a preview frame, type 1 or 4
+	Prompt   string `json:"p,omitempty"` // Frame.Prompt and Frame.Seq, numbered by the origin
+	Seq      uint64 `json:"q,omitempty"`
 }
 
 // NewBridge connects sink to the other instances through t; origin must be
@@ -62,19 +81,22 @@ func NewBridge(sink *Sink, t Transport, origin string) *Bridge {
 	if log == nil {
 		log = slog.Default()
 	}
-	b := &Bridge{sink: sink, transport: t, origin: origin, log: log, out: make(chan []byte, bridgeBacklog)}
+	b := &Bridge{sink: sink, transport: t, origin: origin, log: log, out: newOutbox()}
 	sink.bridge = b
 	return b
 }
 
 // publish queues f, which the sink delivered to sid (or to all), for the
-// other instances.
+// other instances. It never waits: the executor doesn't wait for the
+// database.
 func (b *Bridge) publish(e executor.Event, f Frame) {
-	h, _ := json.Marshal(bridgeHeader{Origin: b.origin, SID: e.SID, All: e.All, Coalesce: f.Coalesce})
+	if f.Binary && len(f.Data) > maxBridgedPreview {
+		return
+	}
+	h, _ := json.Marshal(bridgeHeader{Origin: b.origin, SID: e.SID, All: e.All, Coalesce: f.Coalesce, Binary: f.Binary,
+		Prompt: f.Prompt, Seq: f.Seq})
 	payload := append(append(h, '\n'), f.Data...)
-	select {
-	case b.out <- payload:
-	default:
+	if !b.out.push(Frame{Binary: f.Binary, Data: payload, Coalesce: f.Coalesce}) {
 		b.log.Warn("event bridge backlog full: a message is not sent to the other instances", "type", e.Type)
 	}
 }
@@ -86,16 +108,7 @@ func (b *Bridge) Run(ctx context.Context, retry time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case p := <-b.out:
-				if err := b.transport.PublishEvent(ctx, p); err != nil && ctx.Err() == nil {
-					b.log.Warn("publishing an event to the other instances", "err", err)
-				}
-			}
-		}
+		b.publishAll(ctx, retry)
 	}()
 	defer func() { <-done }()
 	for {
@@ -112,6 +125,38 @@ func (b *Bridge) Run(ctx context.Context, retry time.Duration) {
 	}
 }
 
+// publishAll publishes the queued frames in order until ctx is done.
+func (b *Bridge) publishAll(ctx context.Context, retry time.Duration) {
+	stop := context.AfterFunc(ctx, b.out.Close) // wakes Next
+	defer stop()
+	for {
+		frames, ok := b.out.Next()
+		if !ok {
+			return
+		}
+		for _, f := range frames {
+			lossy := f.Coalesce != ""
+			giveUp := time.Now().Add(bridgeRetryFor)
+			for {
+				err := b.transport.PublishEvent(ctx, f.Data, lossy)
+				if err == nil || ctx.Err() != nil {
+					break
+				}
+				if lossy || time.Now().After(giveUp) {
+					b.log.Warn("publishing an event to the other instances; dropped", "err", err)
+					break
+				}
+				b.log.Warn("publishing an event to the other instances; trying again", "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(retry):
+				}
+			}
+		}
+	}
+}
+
 // receive delivers a frame another instance published.
 func (b *Bridge) receive(payload []byte) {
 	h, f, err := decodeBridged(payload)
@@ -122,11 +167,12 @@ func (b *Bridge) receive(payload []byte) {
 	if h.Origin == b.origin {
 		return // delivered here already
 	}
-	if h.All {
-		b.sink.Hub.Broadcast(f)
-		return
+	switch {
+	case f.Binary:
+		b.sink.deliverPreview(h.SID, h.All, f)
+	default:
+		b.sink.deliverRemote(h.SID, h.All, f)
 	}
-	b.sink.Hub.Send(h.SID, f)
 }
 
 // decodeBridged splits a published payload into its header and frame.
@@ -139,8 +185,18 @@ func decodeBridged(payload []byte) (bridgeHeader, Frame, error) {
 	if err := json.Unmarshal(line, &h); err != nil {
 		return h, Frame{}, err
 	}
-	if h.Origin == "" || (!h.All && h.SID == "") || !json.Valid(data) {
-		return h, Frame{}, errors.New("no origin, no recipient or no JSON frame")
+	if h.Origin == "" || (!h.All && h.SID == "") {
+		return h, Frame{}, errors.New("no origin or no recipient")
 	}
-	return h, Frame{Data: data, Coalesce: h.Coalesce}, nil
+	if h.Binary {
+		if _, _, ok := splitPreview(data); !ok {
+			return h, Frame{}, errors.New("not a preview frame")
+		}
+	} else if !json.Valid(data) {
+		return h, Frame{}, errors.New("not a JSON frame")
+	}
+	if h.Seq > 0 && (h.All || h.Binary || h.Prompt == "") {
+		return h, Frame{}, errors.New("a numbered event not addressed to its prompt's client")
+	}
+	return h, Frame{Binary: h.Binary, Data: data, Coalesce: h.Coalesce, Prompt: h.Prompt, Seq: h.Seq}, nil
 }

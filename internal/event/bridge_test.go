@@ -2,6 +2,8 @@ package event
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"sync"
@@ -14,19 +16,27 @@ import (
 
 // bus is an in-memory Transport shared by the bridges of a test: a
 // publication is delivered to every listener before PublishEvent returns.
+// While failures > 0, PublishEvent fails instead (and counts down).
 type bus struct {
 	mu        sync.Mutex
 	listeners []func([]byte)
 	published int
+	failures  int
+	lossy     []bool // of each publication that succeeded
 	joined    chan struct{}
 }
 
 func newBus() *bus { return &bus{joined: make(chan struct{}, 8)} }
 
-func (b *bus) PublishEvent(_ context.Context, p []byte) error {
+func (b *bus) PublishEvent(_ context.Context, p []byte, lossy bool) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.failures > 0 {
+		b.failures--
+		return errors.New("database restarting")
+	}
 	b.published++
+	b.lossy = append(b.lossy, lossy)
 	for _, fn := range b.listeners {
 		fn(p)
 	}
@@ -81,13 +91,12 @@ func TestBridgeDeliversOnceEverywhere(t *testing.T) {
 	onA, onB, elsewhere := a.Hub.Connect("x"), other.Hub.Connect("x"), other.Hub.Connect("y")
 
 	a.Event(executing("x", "1"))
-	a.Event(executor.Event{Type: "preview", SID: "x", Image: image.NewRGBA(image.Rect(0, 0, 1, 1)),
-		Data: pyjson.Object{{Key: "node_id", Value: "1"}}}) // stays on a
+	a.Event(preview("x", "1"))
 	a.Event(executor.Event{Type: "status", All: true, Data: pyjson.Object{{Key: "n", Value: 1}}})
 	a.Event(executing("", "2")) // no client: nowhere to send it
-	b.waitPublished(t, 2)       // no preview, no frame without a client
+	b.waitPublished(t, 3)       // no frame without a client
 	other.Event(executing("x", "3"))
-	b.waitPublished(t, 3)
+	b.waitPublished(t, 4)
 	a.Hub.Send("x", text("end")) // a's echoes would have come before it
 
 	want := []struct {
@@ -96,7 +105,7 @@ func TestBridgeDeliversOnceEverywhere(t *testing.T) {
 		want string
 	}{
 		{"x on a", onA, `[{"type": "executing", "data": {"node": "1"}} binary {"type": "status", "data": {"n": 1}} {"type": "executing", "data": {"node": "3"}} end]`},
-		{"x on b", onB, `[{"type": "executing", "data": {"node": "1"}} {"type": "status", "data": {"n": 1}} {"type": "executing", "data": {"node": "3"}}]`},
+		{"x on b", onB, `[{"type": "executing", "data": {"node": "1"}} binary {"type": "status", "data": {"n": 1}} {"type": "executing", "data": {"node": "3"}}]`},
 		{"y on b", elsewhere, `[{"type": "status", "data": {"n": 1}}]`},
 	}
 	for _, w := range want {
@@ -114,6 +123,66 @@ func TestBridgeDeliversOnceEverywhere(t *testing.T) {
 	}
 }
 
+func preview(sid, node string) executor.Event {
+	return executor.Event{Type: "preview", SID: sid, Image: image.NewRGBA(image.Rect(0, 0, 1, 1)),
+		Data: pyjson.Object{{Key: "node_id", Value: node}}}
+}
+
+// TestBridgePreviews checks that a preview reaches the clients of other
+// instances, each in the form its own client asked for.
+func TestBridgePreviews(t *testing.T) {
+	t.Parallel()
+	b := newBus()
+	a, modern, legacy := startBridged(t, b, "a"), startBridged(t, b, "b"), startBridged(t, b, "c")
+	modern.SetPreviewMetadata("x", true)
+	onModern, onLegacy, everyone := modern.Hub.Connect("x"), legacy.Hub.Connect("x"), legacy.Hub.Connect("y")
+	a.Event(preview("x", "5"))
+	bc := preview("", "6")
+	bc.All = true
+	a.Event(bc)
+	b.waitPublished(t, 2)
+	if !b.lossy[0] || !b.lossy[1] {
+		t.Errorf("previews published as lossy: %v, want true", b.lossy)
+	}
+	for _, c := range []struct {
+		name  string
+		o     *Outbox
+		types []uint32
+	}{{"metadata", onModern, []uint32{4, 1}}, {"legacy", onLegacy, []uint32{1, 1}}, {"broadcast", everyone, []uint32{1}}} {
+		fs, _ := c.o.Next()
+		var types []uint32
+		for _, f := range fs {
+			if _, _, ok := splitPreview(f.Data); !f.Binary || !ok {
+				t.Fatalf("%s: frame % x is not a preview", c.name, f.Data)
+			}
+			types = append(types, binary.BigEndian.Uint32(f.Data))
+		}
+		if fmt.Sprint(types) != fmt.Sprint(c.types) {
+			t.Errorf("%s: frame types %v, want %v", c.name, types, c.types)
+		}
+	}
+}
+
+// TestBridgeRetries checks the drop policy while the transport fails: a
+// preview is published once, and lost; an executing message is published
+// again until it goes through.
+func TestBridgeRetries(t *testing.T) {
+	t.Parallel()
+	b := newBus()
+	a, other := startBridged(t, b, "a"), startBridged(t, b, "b")
+	o := other.Hub.Connect("x")
+	b.mu.Lock()
+	b.failures = 3
+	b.mu.Unlock()
+	a.Event(preview("x", "1"))   // fails once, dropped
+	a.Event(executing("x", "1")) // fails twice, then goes
+	b.waitPublished(t, 1)
+	fs, _ := o.Next()
+	if len(fs) != 1 || string(fs[0].Data) != `{"type": "executing", "data": {"node": "1"}}` {
+		t.Errorf("delivered %v, want the executing message only", fs)
+	}
+}
+
 func TestDecodeBridged(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -128,6 +197,11 @@ func TestDecodeBridged(t *testing.T) {
 		{`{"o":"a"}` + "\n" + `{}`, false, ""},              // no recipient
 		{`{"o":"a","s":"x"}` + "\n" + `{"type"`, false, ""}, // frame not JSON
 		{`nope` + "\n" + `{}`, false, ""},
+		{`{"o":"a","s":"x","b":true}` + "\n" + "\x00\x00\x00\x01\x00\x00\x00\x01jpg", true, "x"},
+		{`{"o":"a","s":"x","b":true}` + "\n" + "\x00\x00\x00\x04\x00\x00\x00\x02{}jpg", true, "x"},
+		{`{"o":"a","s":"x","b":true}` + "\n" + "\x00\x00\x00\x04\x00\x00\x01\x00{}", false, ""},  // metadata past the end
+		{`{"o":"a","s":"x","b":true}` + "\n" + "\x00\x00\x00\x02\x00\x00\x00\x01jpg", false, ""}, // not a preview type
+		{`{"o":"a","s":"x","b":true}` + "\n" + "\x00\x00", false, ""},
 	} {
 		h, f, err := decodeBridged([]byte(c.payload))
 		if (err == nil) != c.ok || (c.ok && (h.SID != c.sid || len(f.Data) == 0)) {
@@ -142,6 +216,7 @@ func FuzzDecodeBridged(f *testing.F) {
 	f.Add([]byte(`{"o":"a","s":"x"}` + "\n" + `{"type": "executing", "data": {}}`))
 	f.Add([]byte(`{"o":"a","a":true}` + "\n" + `{}`))
 	f.Add([]byte("\n"))
+	f.Add([]byte(`{"o":"a","s":"x","b":true}` + "\n" + "\x00\x00\x00\x04\x00\x00\x00\x02{}jpg"))
 	f.Fuzz(func(t *testing.T, p []byte) {
 		h, _, err := decodeBridged(p)
 		if err == nil && h.Origin == "" {

@@ -31,6 +31,13 @@ type Frame struct {
 	// frame with the same key is replaced, and the frame may be dropped when
 	// the outbox is full.
 	Coalesce string
+	// Prompt and Seq number the JSON events addressed to a prompt's client
+	// (see replay.go); Seq is 0 on every other frame.
+	Prompt string
+	Seq    uint64
+	// Gap marks a replay_gap message: the events of Prompt up to Seq are
+	// lost to its client, and are not to be sent to it any more.
+	Gap bool
 }
 
 // Limits of one outbox.
@@ -66,7 +73,27 @@ func NewHub() *Hub {
 // Connect registers an outbox for client id, replacing (and closing) any
 // previous one, and queues first, then the frames held for id.
 func (h *Hub) Connect(id string, first ...Frame) *Outbox {
-	o := &Outbox{ready: make(chan struct{}, 1), done: make(chan struct{})}
+	return h.attach(id, newOutbox(), first)
+}
+
+func newOutbox() *Outbox {
+	return &Outbox{ready: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// newReplayOutbox returns the outbox of a client that opted in to replay:
+// it sends each numbered event once, in order (see Outbox.push), and none
+// of the events the client says it has seen (since).
+func newReplayOutbox(since []Position) *Outbox {
+	o := newOutbox()
+	o.sent = make(map[string]sentRange, len(since))
+	for _, p := range since {
+		o.setSent(p.Prompt, sentRange{last: p.After})
+	}
+	return o
+}
+
+// attach registers o for client id as Connect does.
+func (h *Hub) attach(id string, o *Outbox, first []Frame) *Outbox {
 	for _, f := range first {
 		o.push(f)
 	}
@@ -184,15 +211,79 @@ type Outbox struct {
 	closed    bool
 	ready     chan struct{}
 	done      chan struct{}
+	// sent, for a client that opted in to replay, is the range of the
+	// numbered events of each prompt queued so far, for the maxSent
+	// prompts used last; nil for other clients. uses counts its updates.
+	sent map[string]sentRange
+	uses uint64
+}
+
+// sentRange is the first and the last seq of a prompt queued on an
+// outbox; before any is queued (first 0), last is the client's position.
+// used orders the ranges by their last update.
+type sentRange struct{ first, last, used uint64 }
+
+// maxSent bounds the prompts whose range an outbox keeps: a connection open
+// for days sees many prompts. The one used least recently is forgotten: a
+// request for its prompt (whose log is likely gone too) is then answered
+// as on a new connection.
+const maxSent = 2 * replayPrompts
+
+// setSent stores the range of prompt. o.mu is held.
+func (o *Outbox) setSent(prompt string, r sentRange) {
+	o.uses++
+	r.used = o.uses
+	o.sent[prompt] = r
+	if len(o.sent) <= maxSent {
+		return
+	}
+	oldest := prompt
+	for id, other := range o.sent {
+		if other.used < o.sent[oldest].used {
+			oldest = id
+		}
+	}
+	delete(o.sent, oldest)
+}
+
+// Replay reports whether the outbox's client opted in to replay: it is to
+// be sent Frame.Numbered.
+func (o *Outbox) Replay() bool { return o.sent != nil }
+
+// position returns the range of p's prompt queued on o; when none is
+// queued yet, p is the client's new position.
+func (o *Outbox) position(p Position) sentRange {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := o.sent[p.Prompt]
+	if r.first == 0 && o.sent != nil {
+		r.last = p.After
+		o.setSent(p.Prompt, r)
+	}
+	return r
 }
 
 // push queues f; it returns false when the outbox overflowed with frames
-// that must not be dropped (the client must be cut off).
+// that must not be dropped (the client must be cut off). On a replay
+// outbox, a numbered event not newer than the last one queued of its
+// prompt is skipped: it was queued already (held, then replayed), or a
+// replay_gap said it is lost.
 func (o *Outbox) push(f Frame) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closed {
 		return true
+	}
+	if o.sent != nil && f.Seq > 0 {
+		r := o.sent[f.Prompt]
+		if f.Seq <= r.last && !f.Gap {
+			return true
+		}
+		if r.first == 0 && !f.Gap {
+			r.first = f.Seq
+		}
+		r.last = max(r.last, f.Seq)
+		o.setSent(f.Prompt, r)
 	}
 	if f.Coalesce != "" && len(o.frames) >= coalesceAfter {
 		for i := range o.frames {

@@ -53,10 +53,11 @@ func (s *Sink) preview(e executor.Event) {
 	node, _ := e.Data.Get("node_id")
 	id, _ := node.(string)
 	f := Frame{Binary: true, Coalesce: "preview/" + id}
-	s.mu.Lock()
-	withMeta := !e.All && s.previewMeta[e.SID]
-	s.mu.Unlock()
-	if withMeta {
+	if e.All {
+		f.Data = legacyPreview(jpg)
+	} else {
+		// With its metadata, whether or not this instance's client takes
+		// them: another instance's client with the same id may.
 		meta := append(append(pyjson.Object{}, e.Data...), pyjson.Field{Key: "image_type", Value: "image/jpeg"})
 		m, err := pyjson.Marshal(meta)
 		if err != nil {
@@ -65,16 +66,54 @@ func (s *Sink) preview(e executor.Event) {
 		f.Data = binary.BigEndian.AppendUint32(nil, framePreviewImageWithMetadata)
 		f.Data = binary.BigEndian.AppendUint32(f.Data, uint32(len(m)))
 		f.Data = append(append(f.Data, m...), jpg...)
-	} else {
-		f.Data = binary.BigEndian.AppendUint32(nil, framePreviewImage)
-		f.Data = binary.BigEndian.AppendUint32(f.Data, imageTypeJPEG)
-		f.Data = append(f.Data, jpg...)
 	}
-	if e.All {
+	if s.bridge != nil {
+		s.bridge.publish(e, f)
+	}
+	s.deliverPreview(e.SID, e.All, f)
+}
+
+// legacyPreview is the frame of a preview without metadata (type 1).
+func legacyPreview(jpg []byte) []byte {
+	f := binary.BigEndian.AppendUint32(nil, framePreviewImage)
+	f = binary.BigEndian.AppendUint32(f, imageTypeJPEG)
+	return append(f, jpg...)
+}
+
+// deliverPreview sends a preview frame made by preview (here or on
+// another instance): a broadcast as it is, else to client sid, which gets
+// the frame with metadata only if it announced supports_preview_metadata.
+func (s *Sink) deliverPreview(sid string, all bool, f Frame) {
+	if all {
 		s.Hub.Broadcast(f)
-	} else {
-		s.Hub.Send(e.SID, f)
+		return
 	}
+	s.mu.Lock()
+	withMeta := s.previewMeta[sid]
+	s.mu.Unlock()
+	if meta, jpg, ok := splitPreview(f.Data); ok && meta != nil && !withMeta {
+		f.Data = legacyPreview(jpg)
+	}
+	s.Hub.Send(sid, f)
+}
+
+// splitPreview returns the metadata (nil only for a legacy frame) and the image
+// of a preview frame; ok is false if data is not one.
+func splitPreview(data []byte) (meta, img []byte, ok bool) {
+	if len(data) < 8 {
+		return nil, nil, false
+	}
+	switch binary.BigEndian.Uint32(data) {
+	case framePreviewImage:
+		return nil, data[8:], true
+	case framePreviewImageWithMetadata:
+		n := binary.BigEndian.Uint32(data[4:])
+		if uint64(n) > uint64(len(data)-8) {
+			return nil, nil, false
+		}
+		return data[8 : 8+n], data[8+n:], true
+	}
+	return nil, nil, false
 }
 
 func encodePreview(img image.Image) ([]byte, error) {

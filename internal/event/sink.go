@@ -3,6 +3,7 @@ package event
 import (
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/gocomfy/gocomfy/internal/executor"
 	"github.com/gocomfy/gocomfy/pyjson"
@@ -10,7 +11,9 @@ import (
 
 // Sink turns engine events into WebSocket frames on a Hub: JSON text frames
 // of the form {"type": ..., "data": ...}, written as Python's json.dumps
-// writes them, with "type" first (SwarmUI matches the first bytes).
+// writes them, with "type" first (SwarmUI matches the first bytes). It
+// numbers and logs the events of each prompt for the clients that opted in
+// to replay (see replay.go). The zero value with a Hub is ready to use.
 type Sink struct {
 	Hub *Hub
 	Log *slog.Logger
@@ -18,6 +21,12 @@ type Sink struct {
 	mu          sync.Mutex
 	executing   map[string]string // client id → display id of its running node
 	previewMeta map[string]bool   // client ids that take previews with metadata
+
+	// order serialises the numbering, logging and queueing of events with
+	// the replays: a replay and the live events of its prompt never
+	// interleave on a connection.
+	order  sync.Mutex
+	replay replayLogs
 
 	watch  watchers // see Watch
 	bridge *Bridge  // see NewBridge; nil for a single instance
@@ -54,14 +63,62 @@ func (s *Sink) Event(e executor.Event) {
 	if e.Type == "executing" && e.SID != "" {
 		s.trackExecuting(e)
 	}
+	s.order.Lock()
+	defer s.order.Unlock()
+	if id := replayPrompt(e); id != "" {
+		// Numbered here, once, by the instance that runs the prompt.
+		f.Prompt, f.Seq = id, s.replay.next(id, e.SID)
+	}
 	if s.bridge != nil && (e.All || e.SID != "") {
 		s.bridge.publish(e, f)
 	}
-	if e.All {
+	s.deliver(e.SID, e.All, e.Type, f)
+}
+
+// deliver logs f when it is a numbered event, and queues it for client sid
+// (or every client). s.order is held.
+func (s *Sink) deliver(sid string, all bool, typ string, f Frame) {
+	if f.Seq > 0 {
+		fresh, ended := s.replay.record(sid, typ, f)
+		if !fresh {
+			return // delivered already
+		}
+		if ended {
+			time.AfterFunc(replayRetention, s.sweepReplay)
+		}
+		s.answerWaiting(f, ended)
+	}
+	if all {
 		s.Hub.Broadcast(f)
 		return
 	}
-	s.Hub.Send(e.SID, f)
+	s.Hub.Send(sid, f)
+}
+
+// deliverRemote delivers f, which another instance published for client
+// sid (or every client), as deliver does.
+func (s *Sink) deliverRemote(sid string, all bool, f Frame) {
+	s.order.Lock()
+	defer s.order.Unlock()
+	s.deliver(sid, all, frameType(f.Data), f)
+}
+
+// sweepReplay frees the replay logs past their retention.
+func (s *Sink) sweepReplay() {
+	s.order.Lock()
+	defer s.order.Unlock()
+	s.replay.sweep()
+}
+
+// replayPrompt returns the prompt of an event that replay numbers: one
+// addressed to the client of a prompt.
+func replayPrompt(e executor.Event) string {
+	if e.All || e.SID == "" || e.Image != nil {
+		return ""
+	}
+	v, _ := e.Data.Get("prompt_id")
+	id, _ := v.(string)
+	return id
 }
 
 // coalesceKey makes progress messages replaceable: a newer progress of the

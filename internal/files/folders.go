@@ -177,12 +177,15 @@ func (f *Folders) EmptyTemp() error {
 	return errors.Join(errs...)
 }
 
-// Close closes the roots. It does not empty the temp folder; call
-// EmptyTemp first at shutdown.
+// Close closes the roots and removes their OnWrite hooks. It does not
+// empty the temp folder; call EmptyTemp first at shutdown.
 func (f *Folders) Close() error {
 	var errs []error
 	for _, r := range f.roots {
 		if r != nil {
+			writeHooks.Delete(r)
+			missHooks.Delete(r)
+			listHooks.Delete(r)
 			errs = append(errs, r.Close())
 		}
 	}

@@ -59,6 +59,8 @@ func (p SavePath) Name(batch int, ext string) string {
 //
 // Save nodes of one prompt run one after another, so the counter needs no
 // lock; two processes saving into one folder could pick the same number.
+// The names the folder's OnList hook gives (files other instances wrote to
+// a shared bucket) count too.
 func SaveImagePath(root *os.Root, prefix string, width, height int, now time.Time) (SavePath, error) {
 	if strings.Contains(prefix, "%") {
 		prefix = substitute(prefix, width, height, now)
@@ -137,22 +139,25 @@ type outsideError struct{ msg string }
 func (e *outsideError) Error() string { return e.msg }
 func (e *outsideError) Unwrap() error { return ErrOutside }
 
-// nextCounter scans sub for files named name + "_" + number and returns the
-// highest number plus one, creating sub when it is missing.
+// nextCounter scans sub, and OnList's names, for files named name + "_" +
+// number and returns the highest number plus one, creating sub when it is
+// missing.
 func nextCounter(root *os.Root, sub, name string) (int, error) {
 	dir := sub
 	if dir == "" {
 		dir = "."
 	}
+	names := sharedNames(root, sub, name+"_")
 	d, err := root.Open(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 1, root.MkdirAll(dir, 0o777)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		err = root.MkdirAll(dir, 0o777)
+	case err == nil:
+		var local []string
+		local, err = d.Readdirnames(-1)
+		d.Close()
+		names = append(names, local...)
 	}
-	if err != nil {
-		return 0, err
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
 	if err != nil {
 		return 0, err
 	}

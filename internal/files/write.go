@@ -19,7 +19,8 @@ import (
 // lead out of root through a symbolic link fails (see IsOutside).
 //
 // The temporary file is named ".<name>.<random>.tmp", an extension no
-// listing of images or models matches, and is removed on failure.
+// listing of images or models matches, and is removed on failure. Once the
+// file is in place, the folder's OnWrite hook, if any, gets name.
 func WriteFile(root *os.Root, name string, write func(io.Writer) error) error {
 	name, err := CleanName(name)
 	if err != nil {
@@ -50,8 +51,10 @@ func WriteFile(root *os.Root, name string, write func(io.Writer) error) error {
 	}
 	if err != nil {
 		root.Remove(tmp)
+		return err
 	}
-	return err
+	written(root, name)
+	return nil
 }
 
 // An Upload is a file sent to POST /upload/image or /upload/mask.

@@ -1,6 +1,7 @@
 package imageio
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 	"image/draw"
@@ -340,4 +341,78 @@ func toRGB(img image.Image) *RGB {
 		copy(dst.Pix[3*i:3*i+3], src.Pix[4*i:4*i+3])
 	}
 	return dst
+}
+
+// RGB48 is an in-memory 16-bit RGB image without alpha, which PNG stores as
+// colour type 2 at depth 16. The big-endian red, green and blue samples of
+// pixel (x, y) start at Pix[(y-Rect.Min.Y)*Stride+(x-Rect.Min.X)*6].
+type RGB48 struct {
+	Pix    []uint8
+	Stride int
+	Rect   image.Rectangle
+}
+
+// NewRGB48 returns a black RGB48 image with the given bounds.
+func NewRGB48(r image.Rectangle) *RGB48 {
+	return &RGB48{Pix: make([]uint8, 6*r.Dx()*r.Dy()), Stride: 6 * r.Dx(), Rect: r}
+}
+
+// ColorModel returns color.RGBA64Model: every pixel is opaque.
+func (p *RGB48) ColorModel() color.Model { return color.RGBA64Model }
+
+// Bounds returns the image's rectangle.
+func (p *RGB48) Bounds() image.Rectangle { return p.Rect }
+
+// At returns the colour of pixel (x, y), or transparent black outside the bounds.
+func (p *RGB48) At(x, y int) color.Color {
+	if !(image.Point{x, y}.In(p.Rect)) {
+		return color.RGBA64{}
+	}
+	s := p.Pix[p.PixOffset(x, y):]
+	return color.RGBA64{uint16(s[0])<<8 | uint16(s[1]), uint16(s[2])<<8 | uint16(s[3]), uint16(s[4])<<8 | uint16(s[5]), 0xffff}
+}
+
+// PixOffset returns the index in Pix of the first byte of pixel (x, y).
+func (p *RGB48) PixOffset(x, y int) int {
+	return (y-p.Rect.Min.Y)*p.Stride + (x-p.Rect.Min.X)*6
+}
+
+// Opaque reports true: an RGB48 image has no alpha.
+func (p *RGB48) Opaque() bool { return true }
+
+// to16 converts one tensor value to 16 bits as SaveImageAdvanced does:
+// (x·65535).clamp(0, 65535) cast to int32, which truncates. NaN becomes 0.
+func to16(x float32) uint16 {
+	v := float32(65535 * x)
+	switch {
+	case !(v > 0):
+		return 0
+	case v >= 65535:
+		return 65535
+	}
+	return uint16(v)
+}
+
+// FromTensor16 returns image b of the batch t as a 16-bit image, converted
+// as SaveImageAdvanced's 16-bit PNG does: three channels give an *RGB48,
+// four an *image.NRGBA64 (straight alpha); any other count returns nil.
+func FromTensor16(t *tensor.Image, b int) image.Image {
+	src := t.Frame(b)
+	r := image.Rect(0, 0, t.W, t.H)
+	var pix []uint8
+	var img image.Image
+	switch t.C {
+	case 3:
+		p := NewRGB48(r)
+		pix, img = p.Pix, p
+	case 4:
+		p := image.NewNRGBA64(r)
+		pix, img = p.Pix, p
+	default:
+		return nil
+	}
+	for i, v := range src {
+		binary.BigEndian.PutUint16(pix[2*i:], to16(v))
+	}
+	return img
 }

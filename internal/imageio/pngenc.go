@@ -40,13 +40,14 @@ const (
 	maxStrip = 1 << 30
 )
 
-// EncodePNG writes img as an 8-bit PNG with the given text chunks before
-// the image data, as Pillow does: tEXt when key and value are Latin-1,
+// EncodePNG writes img as a PNG with the given text chunks before the
+// image data, as Pillow does: tEXt when key and value are Latin-1,
 // otherwise iTXt (uncompressed). A key that is not Latin-1, or that contains
 // NUL, is an error (Pillow raises for the former).
 //
-// *RGB is written as RGB, *image.NRGBA as RGBA and *image.Gray as grey;
-// other images as RGB when opaque, else as RGBA.
+// *RGB is written as 8-bit RGB, *image.NRGBA as RGBA and *image.Gray as
+// grey; *RGB48 as 16-bit RGB and *image.NRGBA64 as 16-bit RGBA; other
+// images as 8-bit RGB when opaque, else as RGBA.
 //
 // level is Pillow's compress_level, 0–9 (−1 means 6). Rows are filtered as
 // Pillow does (for each row the filter among none, up, sub and Paeth with
@@ -58,38 +59,22 @@ const (
 // byte-identical to Pillow's, but its chunks other than IDAT are, and so are
 // the filtered rows inside IDAT.
 func EncodePNG(w io.Writer, img image.Image, level int, text []TextChunk) error {
-	if level == -1 {
-		level = LevelDefault
-	}
-	if level < 0 || level > 9 {
-		return fmt.Errorf("imageio: png compression level %d out of range", level)
-	}
-	width, height := img.Bounds().Dx(), img.Bounds().Dy()
-	if width <= 0 || height <= 0 || width > 1<<31-1 || height > 1<<31-1 {
-		return fmt.Errorf("imageio: cannot write a %dx%d png", width, height)
-	}
-	pix, stride, bpp, ct := pngRaster(img)
-	texts := make([]chunk, len(text))
-	for i, t := range text {
-		c, err := textChunk(t)
-		if err != nil {
-			return err
-		}
-		texts[i] = c
-	}
-
-	strips, err := deflateStrips(pix, stride, bpp, width, height, level)
+	level, err := checkPNG(img, level)
 	if err != nil {
 		return err
 	}
-
+	r := pngRaster(img)
+	texts, err := textChunks(text)
+	if err != nil {
+		return err
+	}
+	strips, err := deflateStrips(r, level)
+	if err != nil {
+		return err
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString(pngSignature)
-	var ihdr [13]byte
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(width))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(height))
-	ihdr[8], ihdr[9] = 8, ct // bit depth, colour type; compression, filter, interlace are 0
-	writeChunk(bw, "IHDR", ihdr[:])
+	writeChunk(bw, "IHDR", r.ihdr())
 	for _, c := range texts {
 		writeChunk(bw, c.typ, c.data)
 	}
@@ -98,6 +83,35 @@ func EncodePNG(w io.Writer, img image.Image, level int, text []TextChunk) error 
 	}
 	writeChunk(bw, "IEND")
 	return bw.Flush()
+}
+
+// checkPNG checks that img has a size PNG can hold and returns the
+// compression level with −1 replaced by 6.
+func checkPNG(img image.Image, level int) (int, error) {
+	if level == -1 {
+		level = LevelDefault
+	}
+	if level < 0 || level > 9 {
+		return 0, fmt.Errorf("imageio: png compression level %d out of range", level)
+	}
+	width, height := img.Bounds().Dx(), img.Bounds().Dy()
+	if width <= 0 || height <= 0 || width > 1<<31-1 || height > 1<<31-1 {
+		return 0, fmt.Errorf("imageio: cannot write a %dx%d png", width, height)
+	}
+	return level, nil
+}
+
+// textChunks encodes text entries as Pillow's PngInfo.add_text does.
+func textChunks(text []TextChunk) ([]chunk, error) {
+	out := make([]chunk, len(text))
+	for i, t := range text {
+		c, err := textChunk(t)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // chunk is a PNG chunk's type and data.
@@ -140,21 +154,52 @@ func writeChunk(w *bufio.Writer, typ string, parts ...[]byte) {
 	w.Write(hdr[:4])
 }
 
-// pngRaster returns the bytes of img from its first pixel, the stride, the
-// bytes per pixel and the PNG colour type to write.
-func pngRaster(img image.Image) (pix []uint8, stride, bpp int, ct uint8) {
+// pngPixels is an image's samples laid out as PNG stores them.
+type pngPixels struct {
+	pix           []uint8 // from the first pixel
+	stride        int
+	bpp           int // bytes per pixel
+	width, height int
+	depth, ct     uint8 // PNG bit depth and colour type
+}
+
+// sub returns the w×h part of r whose top-left pixel is (x, y).
+func (r pngPixels) sub(x, y, w, h int) pngPixels {
+	r.pix = r.pix[y*r.stride+x*r.bpp:]
+	r.width, r.height = w, h
+	return r
+}
+
+// ihdr returns the IHDR data of r: size, bit depth and colour type
+// (compression, filter and interlace methods are 0).
+func (r pngPixels) ihdr() []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(r.width))
+	b = binary.BigEndian.AppendUint32(b, uint32(r.height))
+	return append(b, r.depth, r.ct, 0, 0, 0)
+}
+
+// pngRaster returns the pngPixels of img to write.
+func pngRaster(img image.Image) pngPixels {
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	r := pngPixels{width: w, height: h, depth: 8}
 	switch m := img.(type) {
 	case *RGB:
-		return m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 3, ctRGB
+		r.pix, r.stride, r.bpp, r.ct = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 3, ctRGB
 	case *image.NRGBA:
-		return m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 4, ctRGBA
+		r.pix, r.stride, r.bpp, r.ct = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 4, ctRGBA
 	case *image.Gray:
-		return m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 1, ctGray
+		r.pix, r.stride, r.bpp, r.ct = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 1, ctGray
+	case *RGB48:
+		r.pix, r.stride, r.bpp, r.ct, r.depth = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 6, ctRGB, 16
+	case *image.NRGBA64:
+		r.pix, r.stride, r.bpp, r.ct, r.depth = m.Pix[m.PixOffset(m.Rect.Min.X, m.Rect.Min.Y):], m.Stride, 8, ctRGBA, 16
+	default:
+		if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
+			return pngRaster(toRGB(img))
+		}
+		return pngRaster(toNRGBA(img))
 	}
-	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
-		return pngRaster(toRGB(img))
-	}
-	return pngRaster(toNRGBA(img))
+	return r
 }
 
 // zlibHeader returns the two-byte zlib header for a deflate level, with
@@ -182,11 +227,12 @@ func zlibHeader(level int) []byte {
 // flate.HuffmanOnly (−2) to 9, at index level+2.
 var flatePools [12]sync.Pool
 
-// deflateStrips filters and compresses the rows in parallel strips and
+// deflateStrips filters and compresses the rows of r in parallel strips and
 // returns the data of each IDAT chunk: the first starts with the zlib header,
 // the last ends with the Adler-32 of all filtered bytes.
-func deflateStrips(pix []uint8, stride, bpp, width, height, level int) ([][][]byte, error) {
-	rowLen := 1 + width*bpp
+func deflateStrips(r pngPixels, level int) ([][][]byte, error) {
+	height := r.height
+	rowLen := 1 + r.width*r.bpp
 	total := int64(rowLen) * int64(height)
 	n := int(min(total/minStrip, int64(runtime.GOMAXPROCS(0))))
 	n = max(n, 1, int((total+maxStrip-1)/maxStrip))
@@ -203,22 +249,22 @@ func deflateStrips(pix []uint8, stride, bpp, width, height, level int) ([][][]by
 	for i := range n {
 		y0, y1 := height*i/n, height*(i+1)/n
 		wg.Go(func() {
-			filtered := filterRows(pix, stride, bpp, width, y0, y1)
-			r := &res[i]
-			r.adler, r.size = adler32.Checksum(filtered), int64(len(filtered))
-			r.data, r.err = deflateStrip(filtered, level, i == n-1)
+			filtered := filterRows(r.pix, r.stride, r.bpp, r.width, y0, y1)
+			s := &res[i]
+			s.adler, s.size = adler32.Checksum(filtered), int64(len(filtered))
+			s.data, s.err = deflateStrip(filtered, level, i == n-1)
 		})
 	}
 	wg.Wait()
 
 	out := make([][][]byte, n)
 	adler := uint32(1)
-	for i, r := range res {
-		if r.err != nil {
-			return nil, r.err
+	for i, s := range res {
+		if s.err != nil {
+			return nil, s.err
 		}
-		adler = adler32Combine(adler, r.adler, r.size)
-		out[i] = [][]byte{r.data}
+		adler = adler32Combine(adler, s.adler, s.size)
+		out[i] = [][]byte{s.data}
 	}
 	out[0] = append([][]byte{zlibHeader(level)}, out[0]...)
 	out[n-1] = append(out[n-1], binary.BigEndian.AppendUint32(nil, adler))

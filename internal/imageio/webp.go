@@ -22,6 +22,7 @@ type vp8xInfo struct {
 // VP8X flag bits.
 const (
 	vp8xAnimation = 0x02
+	vp8xEXIF      = 0x08
 	vp8xAlpha     = 0x10
 )
 

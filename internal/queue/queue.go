@@ -14,11 +14,16 @@
 // every LeaseInterval; every instance also takes back, on the same period,
 // the prompts whose lease ran out (their instance died or lost the
 // database): they go back to the queue at their old place and run again,
-// on whichever instance claims them first. An idle instance polls the
+// on whichever instance claims them first, or, with FailLostPrompts, are
+// recorded as failed. An idle instance polls the
 // store every PollInterval, or waits on the store's notifications when it
 // is given a store.Notifier, so that it runs prompts queued on another
 // instance. Given a store.Interrupter, an interrupt or cancel of a prompt
-// that another instance runs is passed on to that instance.
+// that another instance runs is passed on to that instance, and a global
+// interrupt (POST /interrupt without a prompt_id) stops the prompts that
+// every instance runs, as ComfyUI's stops whatever its one executor runs.
+// Prompt numbers come from the store's counter, which the instances
+// share, so that they are unique and ordered across them.
 package queue
 
 import (
@@ -26,7 +31,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
@@ -65,7 +69,13 @@ type Config struct {
 	// Interrupter, if not nil, carries interrupts and cancels of prompts
 	// that run on another instance to it (the store, when it is one).
 	Interrupter store.Interrupter
-	Logger      *slog.Logger
+	// FailLostPrompts records a prompt whose lease ran out (its instance
+	// died mid-run) as failed instead of queueing it again: for prompts
+	// that may kill their instance, or must not run twice even one after
+	// the other. Whichever instance takes the prompt back decides, so
+	// instances sharing a store should agree.
+	FailLostPrompts bool
+	Logger          *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -80,7 +90,6 @@ type Queue struct {
 	wake chan struct{}
 
 	mu      sync.Mutex
-	counter float64 // ComfyUI's prompt counter, for "number"
 	running *runningJob
 	free    bool // /free free_memory asked while a prompt ran
 }
@@ -115,25 +124,7 @@ func New(ctx context.Context, cfg Config) (*Queue, error) {
 	if n > 0 {
 		q.log.Warn("prompts were running when the server stopped; recorded as failed", "count", n)
 	}
-	if err := q.initCounter(ctx); err != nil {
-		return nil, err
-	}
 	return q, nil
-}
-
-// initCounter continues numbering after the pending prompts, so that new
-// prompts queue behind those that survived a restart.
-func (q *Queue) initCounter(ctx context.Context) error {
-	_, pending, err := q.cfg.Store.Queue(ctx)
-	if err != nil {
-		return err
-	}
-	for _, j := range pending {
-		if j.Number >= q.counter {
-			q.counter = math.Floor(j.Number) + 1
-		}
-	}
-	return nil
 }
 
 func (q *Queue) stoppedResult(message string) store.Result {
@@ -208,7 +199,7 @@ func (q *Queue) forward(ctx context.Context, n store.Notifier) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(q.cfg.LeaseInterval):
+			case <-time.After(q.cfg.PollInterval):
 			}
 			continue
 		}
@@ -228,18 +219,23 @@ func (q *Queue) obeyInterrupts(ctx context.Context, in store.Interrupter) {
 		if ctx.Err() != nil {
 			return
 		}
+		// Requests published until it listens again are lost: soon, then.
 		q.log.Warn("listening for interrupts from other instances", "err", err)
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(q.cfg.LeaseInterval):
+		case <-time.After(q.cfg.PollInterval):
 		}
 	}
 }
 
-// takeBackExpired puts the prompts whose lease ran out back in the queue,
-// every LeaseInterval until ctx is done. Any instance may take back any
-// other's: the store makes each prompt taken back once.
+// lostMessage is the error of a prompt that FailLostPrompts fails.
+const lostMessage = "The instance running the prompt stopped (its lease expired); it was not completed."
+
+// takeBackExpired puts the prompts whose lease ran out back in the queue
+// (or, with FailLostPrompts, in the history as failed), every
+// LeaseInterval until ctx is done. Any instance may take back any other's:
+// the store makes each prompt taken back once.
 func (q *Queue) takeBackExpired(ctx context.Context) {
 	tick := time.NewTicker(q.cfg.LeaseInterval)
 	defer tick.Stop()
@@ -249,7 +245,12 @@ func (q *Queue) takeBackExpired(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		ids, err := q.cfg.Store.RequeueExpired(ctx, q.cfg.Now().UnixMilli(), nil)
+		var failed *store.Result
+		if q.cfg.FailLostPrompts {
+			r := q.stoppedResult(lostMessage)
+			failed = &r
+		}
+		ids, err := q.cfg.Store.RequeueExpired(ctx, q.cfg.Now().UnixMilli(), failed)
 		if err != nil {
 			if ctx.Err() == nil {
 				q.log.Error("taking back expired prompts", "err", err)
@@ -257,7 +258,11 @@ func (q *Queue) takeBackExpired(ctx context.Context) {
 			continue
 		}
 		if len(ids) > 0 {
-			q.log.Warn("prompts whose instance stopped are queued again", "prompt_ids", ids)
+			if failed != nil {
+				q.log.Warn("prompts whose instance stopped are recorded as failed", "prompt_ids", ids)
+			} else {
+				q.log.Warn("prompts whose instance stopped are queued again", "prompt_ids", ids)
+			}
 			q.broadcastStatus()
 			q.notify()
 		}
@@ -403,27 +408,44 @@ func marshalRaw(o pyjson.Object) json.RawMessage {
 
 // Interrupt stops the running prompt; with a non-empty promptID only if
 // that prompt is the one running, here or, given an Interrupter, on
-// another instance. It reports whether a prompt was stopped (for another
-// instance: asked to stop). Without a promptID only this instance's
-// prompt stops, as the client cannot tell which one it means.
+// another instance. Without a promptID it is ComfyUI's global interrupt,
+// which stops whatever its one executor runs: here every prompt running
+// when it is called stops, this instance's and, given an Interrupter,
+// the other instances'. It reports whether a prompt was stopped (for
+// another instance: asked to stop).
 func (q *Queue) Interrupt(promptID string) bool {
-	if q.interruptLocal(promptID) {
-		return true
-	}
-	if promptID == "" || q.cfg.Interrupter == nil {
-		return false
+	stopped := q.interruptLocal(promptID)
+	if (stopped && promptID != "") || q.cfg.Interrupter == nil {
+		return stopped
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	job, err := q.cfg.Store.Get(ctx, promptID)
-	if err != nil || job.Status != store.InProgress || job.Worker == q.cfg.Worker {
-		return false
+	var running []*store.Job
+	if promptID != "" {
+		job, err := q.cfg.Store.Get(ctx, promptID)
+		if err != nil {
+			return false
+		}
+		running = []*store.Job{job}
+	} else {
+		jobs, _, err := q.cfg.Store.Jobs(ctx, store.JobQuery{Statuses: []store.Status{store.InProgress}})
+		if err != nil {
+			q.log.Error("listing the running prompts to interrupt them", "err", err)
+			return stopped
+		}
+		running = jobs
 	}
-	if err := q.cfg.Interrupter.PublishInterrupt(ctx, promptID); err != nil {
-		q.log.Error("asking another instance to interrupt a prompt", "prompt_id", promptID, "worker", job.Worker, "err", err)
-		return false
+	for _, job := range running {
+		if job.Status != store.InProgress || job.Worker == q.cfg.Worker {
+			continue // not running, or this instance's (stopped above)
+		}
+		if err := q.cfg.Interrupter.PublishInterrupt(ctx, job.ID); err != nil {
+			q.log.Error("asking another instance to interrupt a prompt", "prompt_id", job.ID, "worker", job.Worker, "err", err)
+			continue
+		}
+		stopped = true
 	}
-	return true
+	return stopped
 }
 
 // interruptLocal stops the prompt running on this instance, if it is

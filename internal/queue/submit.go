@@ -55,22 +55,24 @@ func reject(typ, message, details string) *Rejected {
 }
 
 // Submit validates and queues a prompt, following ComfyUI's order: the
-// number is taken from the counter before anything can fail, then the
-// prompt, its id and its nodes are checked. It returns a *Rejected error for
-// invalid submissions, ErrQueueFull, or a store error.
+// number is taken from the store's counter (shared by the instances)
+// before anything can fail, then the prompt, its id and its nodes are
+// checked. It returns a *Rejected error for invalid submissions,
+// ErrQueueFull, or a store error.
 func (q *Queue) Submit(ctx context.Context, s Submission) (*Accepted, error) {
 	acc := &Accepted{}
-	q.mu.Lock()
 	if s.Number != nil {
 		acc.Number, acc.NumberIsFloat = *s.Number, true
 	} else {
-		acc.Number = q.counter
+		n, err := q.cfg.Store.NextNumber(ctx)
+		if err != nil {
+			return nil, err
+		}
+		acc.Number = n
 		if s.Front {
 			acc.Number = -acc.Number
 		}
-		q.counter++
 	}
-	q.mu.Unlock()
 
 	if s.Prompt == nil {
 		// Hyrum's law: ComfyUI's texts.

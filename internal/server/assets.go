@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -41,6 +42,7 @@ func (s *Server) assetRoutes() []route {
 		{"POST /api/assets/seed", h(s.seedAssets), false},
 		{"GET /api/assets/seed/status", h(s.seedStatus), false},
 		{"POST /api/assets/seed/cancel", h(s.cancelSeed), false},
+		{"POST /api/assets/prune", h(s.pruneAssets), false},
 		{"GET /api/assets/{id}", h(s.getAsset), false},
 		{"PUT /api/assets/{id}", h(s.updateAsset), false},
 		{"DELETE /api/assets/{id}", h(s.deleteAsset), false},
@@ -79,6 +81,14 @@ func (s *Server) serveAsset(h handlerFunc) http.Handler {
 		var tooBig *http.MaxBytesError
 		if err == nil || errors.As(err, &he) || errors.As(err, &tooBig) {
 			return err
+		}
+		if errors.Is(err, store.ErrBadValue) {
+			// ComfyUI's SQLite keeps such values; this store cannot.
+			code := "INVALID_BODY"
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				code = "INVALID_QUERY"
+			}
+			return assetError(http.StatusBadRequest, code, "Invalid value: "+strings.TrimPrefix(err.Error(), store.ErrBadValue.Error()+": "), nil)
 		}
 		s.log.Error("assets request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		return assetError(http.StatusInternalServerError, "INTERNAL", "Unexpected server error.", nil)
@@ -312,6 +322,10 @@ func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) error {
 // fields of an upload form, which are held in memory.
 const maxAssetJSON = 1 << 20
 
+// uploadBuffer is the read buffer of an upload's body: reads of the
+// connection this large take few system calls.
+const uploadBuffer = 1 << 20
+
 // readAssetJSON decodes a JSON body into v; INVALID_JSON if it is not JSON
 // or does not fit v's types at the top level.
 func readAssetJSON(r *http.Request, v any) error {
@@ -503,45 +517,66 @@ type assetForm struct {
 // into the content store's staging area (hashed on the way), or is read
 // and dropped when a known hash came before it. On success the caller
 // owns the staged content; on error nothing is left of it.
-func (s *Server) readAssetForm(r *http.Request) (_ *assetForm, err error) {
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+func (s *Server) readAssetForm(r *http.Request) (*assetForm, error) {
+	mediaType, params, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if !strings.HasPrefix(mediaType, "multipart/") {
 		return nil, assetError(http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE", "Use multipart/form-data for uploads.", nil)
 	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return nil, assetError(http.StatusBadRequest, "BAD_REQUEST", "malformed multipart body: "+err.Error(), nil)
+	if params["boundary"] == "" {
+		return nil, assetError(http.StatusBadRequest, "BAD_REQUEST", "malformed multipart body: no multipart boundary param in Content-Type", nil)
 	}
 	form := &assetForm{}
-	defer func() {
-		if err != nil && form.staged != nil {
+	err := eachPart(bufferedParts(r, params["boundary"]), clientReadError, func(part *multipart.Part) error {
+		return s.readAssetPart(r, form, part)
+	})
+	if err != nil {
+		if form.staged != nil {
 			form.staged.Discard()
 		}
-	}()
+		return nil, err
+	}
+	return form, nil
+}
+
+// bufferedParts reads the multipart body of r. mime/multipart reads its
+// source 4 KiB at a time; a large buffer in between makes that a memory
+// copy instead of a system call.
+func bufferedParts(r *http.Request, boundary string) *multipart.Reader {
+	return multipart.NewReader(bufio.NewReaderSize(r.Body, uploadBuffer), boundary)
+}
+
+// eachPart reads each part of mr in turn with read, closing it after. An
+// error reading the body goes through readError.
+func eachPart(mr *multipart.Reader, readError func(error) error, read func(*multipart.Part) error) error {
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
-			return form, nil
+			return nil
 		}
 		if err != nil {
-			return nil, clientReadError(err)
+			return readError(err)
 		}
-		err = s.readAssetPart(r, form, part)
+		err = read(part)
 		part.Close()
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 }
 
-// clientReadError keeps the body limit's error (a 413) and makes other
-// errors reading the request a 400: the body is malformed or cut off.
-func clientReadError(err error) error {
+// bodyError keeps the body limit's error (a 413, as serve answers it) and
+// otherwise returns malformed: the body is malformed or cut off.
+func bodyError(err, malformed error) error {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return err
 	}
-	return assetError(http.StatusBadRequest, "BAD_REQUEST", "malformed multipart body: "+err.Error(), nil)
+	return malformed
+}
+
+// clientReadError is the error of a failure reading an asset upload.
+func clientReadError(err error) error {
+	return bodyError(err, assetError(http.StatusBadRequest, "BAD_REQUEST", "malformed multipart body: "+err.Error(), nil))
 }
 
 // readAssetPart reads one part into the form.
@@ -1172,5 +1207,20 @@ func (s *Server) cancelSeed(w http.ResponseWriter, r *http.Request) error {
 		status = "cancelling"
 	}
 	writeJSON(w, http.StatusOK, pyjson.Object{{Key: "status", Value: status}})
+	return nil
+}
+
+// pruneAssets is POST /api/assets/prune: the references of files outside
+// every known folder become missing; 409 while a scan runs.
+func (s *Server) pruneAssets(w http.ResponseWriter, r *http.Request) error {
+	n, err := s.cfg.Assets.Seeder().Prune(r.Context())
+	if errors.Is(err, asset.ErrScanRunning) {
+		writeJSON(w, http.StatusConflict, pyjson.Object{{Key: "status", Value: "scan_running"}, {Key: "marked", Value: 0}})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, pyjson.Object{{Key: "status", Value: "completed"}, {Key: "marked", Value: n}})
 	return nil
 }

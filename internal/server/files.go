@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -22,6 +23,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/gocomfy/gocomfy/internal/files"
 	"github.com/gocomfy/gocomfy/internal/imageio"
@@ -97,32 +99,16 @@ func (s *Server) readUpload(r *http.Request) (*uploadForm, error) {
 		return nil, errorf(http.StatusBadRequest, "expected a multipart/form-data body: %v", err)
 	}
 	form := &uploadForm{fields: map[string]string{}, spool: s.cfg.Folders.Root(files.Temp)}
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			return form, nil
-		}
-		if err != nil {
-			form.Close()
-			return nil, badMultipart(err)
-		}
-		err = form.readPart(part)
-		part.Close()
-		if err != nil {
-			form.Close()
-			return nil, err
-		}
+	if err := eachPart(mr, badMultipart, form.readPart); err != nil {
+		form.Close()
+		return nil, err
 	}
+	return form, nil
 }
 
-// badMultipart keeps the body limit's error (a 413) and makes any other
-// reading error a 400.
+// badMultipart is the error of a failure reading an upload form.
 func badMultipart(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return err
-	}
-	return errorf(http.StatusBadRequest, "malformed multipart body: %v", err)
+	return bodyError(err, errorf(http.StatusBadRequest, "malformed multipart body: %v", err))
 }
 
 // readPart reads one part into the form.
@@ -255,7 +241,7 @@ func (s *Server) postUploadMask(w http.ResponseWriter, r *http.Request) error {
 // handleUpload reads the form, lets compose (if any) build what is stored
 // instead of the upload, and stores it under ComfyUI's naming rules.
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request,
-	compose func(form *uploadForm) (func(io.Writer) error, error)) error {
+	compose func(ctx context.Context, form *uploadForm) (func(io.Writer) error, error)) error {
 	form, err := s.readUpload(r)
 	if err != nil {
 		return err
@@ -267,13 +253,16 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request,
 	}
 	var write func(io.Writer) error
 	if compose != nil {
-		if write, err = compose(form); err != nil {
+		if write, err = compose(r.Context(), form); err != nil {
 			return err
 		}
 	}
 	name, err := up.Store(s.cfg.Folders.Root(t), write)
 	if err != nil {
 		return fileError(err)
+	}
+	if s.cfg.Bucket != nil {
+		s.awaitBucket(r.Context(), t, path.Join(up.Subfolder, name))
 	}
 	resp := pyjson.Object{
 		{Key: "name", Value: name},
@@ -287,10 +276,27 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request,
 	return nil
 }
 
+// bucketWait bounds how long an upload's answer waits for the bucket.
+const bucketWait = 10 * time.Second
+
+// awaitBucket waits, up to bucketWait, until the bucket holds the file an
+// upload stored, so that a prompt queued on any instance right after the
+// answer can load it. The answer goes out either way: the file is stored
+// here and its upload goes on in the background.
+func (s *Server) awaitBucket(ctx context.Context, t files.Type, name string) {
+	ctx, cancel := context.WithTimeout(ctx, bucketWait)
+	defer cancel()
+	if err := s.cfg.Bucket.Await(ctx, t, name); err != nil {
+		s.log.Warn("upload: not in the output bucket yet; other instances may not find it for a while",
+			"type", t, "name", name, "err", err)
+	}
+}
+
 // maskComposite opens the original named by original_ref ({"filename",
 // "subfolder", "type"}, type output by default, the filename possibly
-// annotated) and returns the writer of the composite.
-func (s *Server) maskComposite(form *uploadForm) (func(io.Writer) error, error) {
+// annotated; fetched from the bucket when another instance wrote it) and
+// returns the writer of the composite.
+func (s *Server) maskComposite(ctx context.Context, form *uploadForm) (func(io.Writer) error, error) {
 	raw, ok := form.fields["original_ref"]
 	if !ok {
 		return nil, errorf(http.StatusBadRequest, "original_ref is missing")
@@ -317,7 +323,7 @@ func (s *Server) maskComposite(form *uploadForm) (func(io.Writer) error, error) 
 	if err != nil {
 		return nil, fileError(err)
 	}
-	f, err := openRegular(loc.Root, loc.Name)
+	f, _, err := regular(files.OpenOrFetch(ctx, loc.Root, loc.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -344,18 +350,18 @@ func (s *Server) maskComposite(form *uploadForm) (func(io.Writer) error, error) 
 	return func(w io.Writer) error { return imageio.EncodePNG(w, composite, imageio.LevelSave, text) }, nil
 }
 
-// openRegular opens a regular file through root, with fileError's statuses.
-func openRegular(root *os.Root, name string) (*os.File, error) {
-	f, err := root.Open(name)
+// regular checks that the result of opening a file is a regular file,
+// with fileError's statuses, and returns its information.
+func regular(f *os.File, err error) (*os.File, fs.FileInfo, error) {
 	if err != nil {
-		return nil, fileError(err)
+		return nil, nil, fileError(err)
 	}
 	fi, err := f.Stat()
 	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, errorf(http.StatusNotFound, "file not found")
+		return nil, nil, errorf(http.StatusNotFound, "file not found")
 	}
-	return f, nil
+	return f, fi, nil
 }
 
 // decodeFirst decodes the first frame of an image file as PIL's
@@ -447,7 +453,7 @@ func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fileError(err)
 	}
-	f, err := openRegular(loc.Root, loc.Name)
+	f, err := s.openView(r, loc)
 	if err != nil {
 		return err
 	}
@@ -483,10 +489,6 @@ func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
 	ctype, inline := viewContentType(base)
 	if !inline {
 		ctype, disposition = "application/octet-stream", "attachment; "+disposition
@@ -494,9 +496,45 @@ func (s *Server) getView(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Content-Type", ctype)
 	h.Set("Content-Disposition", disposition)
 	// aiohttp's FileResponse ETag: mtime in nanoseconds and size, in hex.
-	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, fi.ModTime().UnixNano(), fi.Size()))
-	http.ServeContent(w, r, base, fi.ModTime(), f)
+	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, f.modTime.UnixNano(), f.size))
+	http.ServeContent(w, r, base, f.modTime, f)
 	return nil
+}
+
+// viewFile is what /view sends: a file of this instance's folders or an
+// object of the shared bucket.
+type viewFile struct {
+	io.ReadSeekCloser
+	size    int64
+	modTime time.Time
+}
+
+// openView opens the file at loc (a name that passed files.Resolve) for
+// /view. When the folder does not have it, an output or input file is
+// read from the bucket, under the key of that same clean name, so the
+// bucket is reached only by names the folder would have opened; a name the
+// folder refuses (a link out of it: 403) or holds as a folder (404) is not
+// looked for there. Temp files are per-instance and never in the bucket.
+func (s *Server) openView(r *http.Request, loc files.Location) (*viewFile, error) {
+	f, err := loc.Root.Open(loc.Name)
+	if s.cfg.Bucket == nil || loc.Type == files.Temp || !errors.Is(err, fs.ErrNotExist) {
+		f, fi, err := regular(f, err)
+		if err != nil {
+			return nil, err
+		}
+		return &viewFile{ReadSeekCloser: f, size: fi.Size(), modTime: fi.ModTime()}, nil
+	}
+	o, err := s.cfg.Bucket.Open(r.Context(), loc.Type, loc.Name)
+	if err != nil {
+		// A bucket that fails (down, or a 403 for lack of s3:ListBucket)
+		// is logged and counted; the client gets the 404 of a file this
+		// instance cannot serve, not a 500.
+		if !errors.Is(err, fs.ErrNotExist) && r.Context().Err() == nil {
+			s.log.Warn("/view: reading the output bucket", "type", loc.Type, "name", loc.Name, "err", err)
+		}
+		return nil, errorf(http.StatusNotFound, "file not found")
+	}
+	return &viewFile{ReadSeekCloser: o, size: o.Size, modTime: o.ModTime}, nil
 }
 
 // query parses the request's query as aiohttp does: pairs are separated by
@@ -530,7 +568,8 @@ var extraTypes = map[string]string{
 
 // viewContentType is the type /view sends a file with, and whether it may
 // be shown inline: only image, video and audio types, and no XML dialect
-// (SVG can carry script).
+// or SVG variant (SVG can carry script; mime.types has such types as
+// image/svg+xml-compressed for .svgz).
 func viewContentType(name string) (ctype string, inline bool) {
 	_, ext := files.SplitExt(name)
 	ctype = extraTypes[ext]
@@ -542,7 +581,7 @@ func viewContentType(name string) (ctype string, inline bool) {
 	}
 	media, _, _ := strings.Cut(ctype, ";")
 	media = strings.ToLower(strings.TrimSpace(media))
-	if strings.HasSuffix(media, "+xml") || strings.HasSuffix(media, "/xml") {
+	if strings.Contains(media, "xml") || strings.Contains(media, "svg") {
 		return ctype, false
 	}
 	for _, p := range []string{"image/", "video/", "audio/"} {

@@ -471,6 +471,8 @@ func TestViewContentTypes(t *testing.T) {
 		{"x.html", "application/octet-stream", `attachment; filename="x.html"`},
 		{"x.HTM", "application/octet-stream", `attachment; filename="x.HTM"`},
 		{"x.svg", "application/octet-stream", `attachment; filename="x.svg"`},
+		{"X.SVG", "application/octet-stream", `attachment; filename="X.SVG"`},
+		{"x.svgz", "application/octet-stream", `attachment; filename="x.svgz"`},
 		{"x.xml", "application/octet-stream", `attachment; filename="x.xml"`},
 		{"x.xhtml", "application/octet-stream", `attachment; filename="x.xhtml"`},
 		{"x.js", "application/octet-stream", `attachment; filename="x.js"`},

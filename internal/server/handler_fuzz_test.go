@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/gocomfy/gocomfy/internal/web"
 )
 
 // FuzzPostPrompt sends arbitrary bodies to POST /prompt through the whole
@@ -35,7 +37,9 @@ func FuzzPathParams(f *testing.F) {
 		"workflows/a.json", "00000000-0000-0000-0000-000000000000", strings.Repeat("a", 300), "é", "*", "{id}"} {
 		f.Add(seed)
 	}
-	e := newOpsEnv(f, Config{})
+	// With templates and a frontend, so that /templates/ and its fallback
+	// are among the targets.
+	e := newOpsEnv(f, Config{Templates: web.Templates(), Frontend: web.FS()})
 	type target struct{ method, path string }
 	var targets []target
 	for _, r := range e.srv.routes() {

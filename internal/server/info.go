@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"errors"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
@@ -45,7 +47,11 @@ func (s *Server) features() pyjson.Object {
 	return pyjson.Object{
 		{Key: "supports_preview_metadata", Value: true},
 		{Key: "max_upload_size", Value: size},
-		{Key: "extension", Value: pyjson.Object{{Key: "manager", Value: pyjson.Object{{Key: "supports_v4", Value: true}}}}},
+		{Key: "extension", Value: pyjson.Object{
+			{Key: "manager", Value: pyjson.Object{{Key: "supports_v4", Value: true}}},
+			// gocomfy's own, where ComfyUI puts extensions' flags.
+			{Key: "gocomfy", Value: pyjson.Object{{Key: "ws_replay", Value: event.ReplayFeature()}}},
+		}},
 		{Key: "node_replacements", Value: true},
 		{Key: "assets", Value: s.cfg.Assets != nil},
 	}
@@ -112,23 +118,52 @@ func memInfo() (total, available int64) {
 	return total, available
 }
 
-// getExtensions is GET /extensions: the URLs of every .js file of the
-// extensions' web directories.
+// getExtensions is GET /extensions: the URLs of every .js file under the
+// frontend's extensions/ folder (the official frontend ships its legacy
+// script shims there), then of every .js file of the extensions' web
+// directories. Names starting with a dot are skipped, as Python's glob does.
 func (s *Server) getExtensions(w http.ResponseWriter, r *http.Request) error {
 	urls := []string{}
-	for _, d := range s.cfg.WebDirs {
-		err := fs.WalkDir(d.FS, ".", func(p string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() && strings.HasSuffix(p, ".js") {
-				urls = append(urls, "/extensions/"+url.PathEscape(d.Name)+"/"+p)
-			}
+	if s.cfg.Frontend != nil {
+		found, err := scripts(s.cfg.Frontend, "extensions")
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
-		})
+		}
+		for _, p := range found {
+			urls = append(urls, "/"+p)
+		}
+	}
+	for _, d := range s.cfg.WebDirs {
+		found, err := scripts(d.FS, ".")
 		if err != nil {
 			return err
+		}
+		for _, p := range found {
+			urls = append(urls, "/extensions/"+url.PathEscape(d.Name)+"/"+p)
 		}
 	}
 	writeJSON(w, http.StatusOK, urls)
 	return nil
+}
+
+// scripts lists the .js files under dir of fsys, in lexical order, skipping
+// names that start with a dot.
+func scripts(fsys fs.FS, dir string) ([]string, error) {
+	var out []string
+	err := fs.WalkDir(fsys, dir, func(p string, e fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case p != dir && strings.HasPrefix(e.Name(), "."):
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+		case !e.IsDir() && strings.HasSuffix(p, ".js"):
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // getWorkflowTemplates is GET /workflow_templates: Go extensions ship no
@@ -160,18 +195,41 @@ const noFrontendPage = `<!doctype html><html><head><meta charset="utf-8"><title>
 <a href="/object_info">/object_info</a>, <a href="/queue">/queue</a>, <a href="/history">/history</a>.
 Start with <code>--front-end-root DIR</code> to serve a built ComfyUI frontend here.</p></body></html>`
 
-// staticFiles serves files of fsys; directories are not listed.
+// immutableFiles is a file system that knows which of its files never
+// change (content-hashed names, as in gocomfy's own page, web.Page).
+type immutableFiles interface {
+	Immutable(name string) bool
+}
+
+// immutableCache is the Cache-Control of a file whose name changes with its
+// content: a year, without revalidation.
+const immutableCache = "public, max-age=31536000, immutable"
+
+// staticFiles serves files of fsys; directories are not listed. Files
+// fsys reports immutable are cached for good; the others get ComfyUI's
+// rule (cacheControl: scripts and styles never cached).
 func staticFiles(fsys fs.FS) http.Handler {
 	files := http.FileServerFS(fsys)
+	immutable, _ := fsys.(immutableFiles)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		if name == "" || strings.HasSuffix(name, "/") {
 			http.Error(w, "403: Forbidden", http.StatusForbidden)
 			return
 		}
-		if st, err := fs.Stat(fsys, name); err == nil && st.IsDir() {
+		st, err := fs.Stat(fsys, name)
+		switch {
+		case err != nil:
+			// Missing, or out of the folder (an os.Root refuses a
+			// symlink that leaves it): aiohttp's 404, not FileServer's 500.
+			http.Error(w, "404: Not Found", http.StatusNotFound)
+			return
+		case st.IsDir():
 			http.Error(w, "403: Forbidden", http.StatusForbidden)
 			return
+		}
+		if immutable != nil && immutable.Immutable(name) {
+			w.Header().Set("Cache-Control", immutableCache)
 		}
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		files.ServeHTTP(w, r)

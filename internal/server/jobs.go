@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -110,7 +111,8 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, queue.JobView(j, true))
+	// gocomfy's addition, after ComfyUI's keys: the job's timing (v2timing.go).
+	writeJSON(w, http.StatusOK, append(queue.JobView(j, true), pyjson.Field{Key: "timing", Value: timingView(j, time.Now())}))
 	return nil
 }
 

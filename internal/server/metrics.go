@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gocomfy/gocomfy/internal/blobstore"
 	"github.com/gocomfy/gocomfy/internal/executor"
 	"github.com/gocomfy/gocomfy/internal/store"
 	"github.com/gocomfy/gocomfy/pyjson"
@@ -271,10 +272,36 @@ func (s *Server) getMetrics(w http.ResponseWriter, r *http.Request) error {
 	e.sample("gocomfy_queue_max_pending", "", float64(s.cfg.MaxPending))
 	e.family("gocomfy_websocket_clients", "gauge", "Connected WebSocket clients.")
 	e.sample("gocomfy_websocket_clients", "", float64(s.cfg.Hub.Len()))
+	if s.cfg.Bucket != nil {
+		writeBucketStats(&e, s.cfg.Bucket.Stats())
+	}
 	s.metrics.write(&e)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(e.Bytes())
 	return nil
+}
+
+// writeBucketStats adds the --output-bucket counts: what did not reach
+// the bucket stays on its instance, and other instances answer 404 for it.
+func writeBucketStats(e *exposition, st blobstore.Stats) {
+	e.family("gocomfy_bucket_uploads_total", "counter", "Files copied to --output-bucket by result: "+
+		"uploaded; retried (an attempt failed and is tried again); failed (given up after every attempt) and "+
+		"dropped (too many files waiting), both left on this instance only.")
+	for _, r := range []struct {
+		result string
+		n      int
+	}{{"uploaded", st.Uploaded}, {"retried", st.Retried}, {"failed", st.Failed}, {"dropped", st.Dropped}} {
+		e.sample("gocomfy_bucket_uploads_total", labels("result", r.result), float64(r.n))
+	}
+	e.family("gocomfy_bucket_pending", "gauge", "Files waiting for upload to --output-bucket (queued, uploading or to be retried).")
+	e.sample("gocomfy_bucket_pending", "", float64(st.Pending))
+	e.family("gocomfy_bucket_fetches_total", "counter",
+		"Files another instance wrote, copied from --output-bucket for a reader (LoadImage), by result.")
+	e.sample("gocomfy_bucket_fetches_total", labels("result", "fetched"), float64(st.Fetched))
+	e.sample("gocomfy_bucket_fetches_total", labels("result", "failed"), float64(st.FetchFailed))
+	e.family("gocomfy_bucket_read_errors_total", "counter",
+		"Reads of --output-bucket that failed other than for a missing file: /view, and the listings that number saves.")
+	e.sample("gocomfy_bucket_read_errors_total", "", float64(st.ReadFailed))
 }
 
 type jobCount struct {

@@ -34,13 +34,17 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // for the whole body, lets a large upload take as long as it streams.
 const bodyIdleTimeout = time.Minute
 
-// limitBody bounds every request body by --max-upload-size (a declared
-// length over it is refused at once; reading past it fails with
-// *http.MaxBytesError, which serve answers with a 413) and cuts off bodies
-// that stall for bodyIdleTimeout.
+// limitBody bounds every request body by --max-upload-size, or an asset
+// upload's by --max-asset-upload-size (a declared length over it is
+// refused at once; reading past it fails with *http.MaxBytesError, which
+// serve answers with a 413) and cuts off bodies that stall for
+// bodyIdleTimeout.
 func (s *Server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		limit := s.cfg.MaxUploadSize
+		if s.cfg.MaxAssetUploadSize > 0 && r.Method == http.MethodPost && (r.URL.Path == "/api/assets" || r.URL.Path == "/api/v2/assets") {
+			limit = s.cfg.MaxAssetUploadSize
+		}
 		if limit > 0 && r.ContentLength > limit {
 			w.Header().Set("Connection", "close") // the body is not read
 			writeJSON(w, http.StatusRequestEntityTooLarge, payloadTooLarge(limit).body)
@@ -179,7 +183,10 @@ func cors(origin string, next http.Handler) http.Handler {
 var imageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
 // cacheControl is ComfyUI's cache middleware (spec §2.1): scripts, styles
-// and index*.json are never cached; image paths are, by status.
+// and index*.json are never cached; image paths are, by status. As in
+// ComfyUI it only sets a default: a Cache-Control the handler set wins,
+// which is how gocomfy's own content-hashed assets are cached for good
+// (staticFiles).
 func cacheControl(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		next.ServeHTTP(&cacheWriter{ResponseWriter: w, path: r.URL.Path}, r)

@@ -52,11 +52,15 @@ func newOpsEnv(t testing.TB, cfg Config) *opsEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { folders.Close() })
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "gocomfy.db"))
-	if err != nil {
-		t.Fatal(err)
+	st := cfg.Store // a test may share one store between servers (instances, restarts)
+	if st == nil {
+		db, err := sqlite.Open(ctx, filepath.Join(dir, "gocomfy.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		st = db
 	}
-	t.Cleanup(func() { st.Close() })
 	reg := node.NewRegistry()
 	builtin.Register(reg)
 	testnodes.Register(reg)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gocomfy/gocomfy/internal/asset"
 	"github.com/gocomfy/gocomfy/internal/auth"
+	"github.com/gocomfy/gocomfy/internal/blobstore"
 	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/internal/files"
 	"github.com/gocomfy/gocomfy/internal/queue"
@@ -48,12 +49,22 @@ type Config struct {
 	// Webhooks sends finished jobs to their v2 webhook_url and to the
 	// server-wide URL (nil: webhooks are off, and webhook_url is refused).
 	Webhooks *webhook.Dispatcher
+	// Bucket holds the outputs and input uploads of every instance; /view
+	// reads a file there when this instance's folder does not have it,
+	// uploads are answered once it has them, and /metrics counts its
+	// transfers (nil: local files only).
+	Bucket *blobstore.Mirror
 
 	// MaxUploadSize bounds request bodies, in bytes; MaxUploadSizeIsFloat
 	// records that it was given on the command line (ComfyUI then reports
 	// it as a float in /features).
 	MaxUploadSize        int64
 	MaxUploadSizeIsFloat bool
+	// MaxAssetUploadSize bounds the body of POST /api/assets and POST
+	// /api/v2/assets instead (0: MaxUploadSize does): uploads of models
+	// run to gigabytes, and those routes stream them to disk whatever
+	// their size.
+	MaxAssetUploadSize int64
 	// CORSOrigin enables ComfyUI's CORS headers for this origin ("*" for
 	// any) instead of the origin check; the origin is also trusted for
 	// requests that change state.
@@ -76,6 +87,9 @@ type Config struct {
 	WebDirs []WebDir
 	// Frontend is served at / (nil: a plain page pointing at the API).
 	Frontend fs.FS
+	// Templates are the workflow templates served at /templates/, in the
+	// layout of ComfyUI's templates package (nil: not served).
+	Templates fs.FS
 
 	Version  string   // reported as comfyui_version
 	ServerID string   // reported in /system_stats
@@ -174,6 +188,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.fileRoutes()...)
 	rs = append(rs, s.assetRoutes()...)
 	rs = append(rs, s.v2Routes()...)
+	rs = append(rs, s.templateRoutes()...)
 	rs = append(rs, route{"GET /{$}", h(s.getIndex), true})
 	if s.cfg.Frontend != nil {
 		rs = append(rs, route{"GET /", staticFiles(s.cfg.Frontend), false})

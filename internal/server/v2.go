@@ -44,26 +44,26 @@ const sseKeepAlive = 15 * time.Second
 type v2API struct {
 	s       *Server
 	tracker *jobTracker
-	keys    *idempotency
 }
 
-// v2Routes returns the /api/v2 routes. The job tracker watches the sink
-// for as long as the server lives.
+// v2Routes returns the /api/v2 routes. The job tracker and the node timer
+// watch the sink for as long as the server lives.
 func (s *Server) v2Routes() []route {
-	a := &v2API{s: s, tracker: newJobTracker(), keys: newIdempotency()}
+	a := &v2API{s: s, tracker: newJobTracker()}
 	if s.cfg.Sink != nil {
 		s.cfg.Sink.Watch(a.tracker.event)
+		s.cfg.Sink.Watch(newNodeTimer(s.cfg.Store, s.log).event)
 	}
 	a.watchWebhooks()
 	h := s.serve
-	return []route{
+	return append(a.v2AssetRoutes(), []route{
 		{"GET /api/v2/health", h(a.getHealth), false},
 		{"POST /api/v2/jobs", h(a.postJob), false},
 		{"GET /api/v2/jobs/{id}", h(a.getJob), false},
 		{"POST /api/v2/jobs/{id}/cancel", h(a.cancelJob), false},
 		{"GET /api/v2/jobs/{id}/events", h(a.getEvents), false},
 		{"GET /api/v2/jobs/{id}/webhooks", h(a.getWebhooks), false},
-	}
+	}...)
 }
 
 // v2Error is the spec's ErrorEnvelope: {"error": {"code", "message",
@@ -124,8 +124,10 @@ func (a *v2API) postJob(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		scoped := userID + "\x00" + key
-		state, replayed := a.keys.begin(scoped, body, time.Now())
+		state, jobID, err := a.reserveKey(r.Context(), userID, key, body, time.Now())
+		if err != nil {
+			return err
+		}
 		switch state {
 		case idemReuse:
 			return v2Error(http.StatusUnprocessableEntity, "idempotency_key_reuse",
@@ -136,15 +138,21 @@ func (a *v2API) postJob(w http.ResponseWriter, r *http.Request) error {
 				"A request with this Idempotency-Key is still being handled.", nil)
 		case idemReplay:
 			w.Header().Set("Idempotency-Replayed", "true")
-			id = replayed
+			id = jobID
 		case idemNew:
-			if id, err = a.create(w, r, body); err != nil {
-				a.keys.abandon(scoped)
+			// The key is settled even if the client has gone.
+			ctx := context.WithoutCancel(r.Context())
+			if id, err = a.create(w, r, body, jobID); err != nil {
+				if err := a.s.cfg.Store.ReleaseIdempotencyKey(ctx, userID, key, jobID); err != nil {
+					a.s.log.Error("releasing an Idempotency-Key", "err", err)
+				}
 				return err
 			}
-			a.keys.finish(scoped, id)
+			if err := a.s.cfg.Store.FinishIdempotencyKey(ctx, userID, key, jobID); err != nil {
+				return err
+			}
 		}
-	} else if id, err = a.create(w, r, body); err != nil {
+	} else if id, err = a.create(w, r, body, ""); err != nil {
 		return err
 	}
 	if wait > 0 {
@@ -162,9 +170,10 @@ func (a *v2API) postJob(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// create validates and queues the job of a POST /api/v2/jobs body and
-// returns its id; w only gets the Retry-After of a full queue.
-func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte) (string, error) {
+// create validates and queues the job of a POST /api/v2/jobs body, with
+// id jobID ("": a new one), and returns its id; w only gets the
+// Retry-After of a full queue.
+func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte, jobID string) (string, error) {
 	var req jobRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return "", v2Error(http.StatusBadRequest, "invalid_request", "Body must be a JSON object: "+err.Error(), nil)
@@ -188,7 +197,7 @@ func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte) (str
 	if err != nil {
 		return "", err
 	}
-	sub := queue.Submission{Prompt: req.Workflow, UserID: userID, ClientID: v2ClientID,
+	sub := queue.Submission{Prompt: req.Workflow, PromptID: jobID, UserID: userID, ClientID: v2ClientID,
 		UsageSource: r.Header.Get("Comfy-Usage-Source")}
 	if isPresent(req.ExtraData) {
 		var extra map[string]json.RawMessage
@@ -215,7 +224,9 @@ func (a *v2API) create(w http.ResponseWriter, r *http.Request, body []byte) (str
 		return "", err
 	}
 	if hook != "" {
-		a.subscribeWebhook(r.Context(), acc.PromptID, hook)
+		if err := a.subscribeWebhook(context.WithoutCancel(r.Context()), acc.PromptID, hook); err != nil {
+			return "", err
+		}
 	}
 	return acc.PromptID, nil
 }
@@ -320,7 +331,7 @@ func (a *v2API) cancelJob(w http.ResponseWriter, r *http.Request) error {
 		}
 		if _, err := a.s.cfg.Store.Get(r.Context(), id); errors.Is(err, store.ErrNotFound) {
 			a.tracker.rememberCanceled(j, time.Now())
-			a.webhookFinished(id) // no engine event tells of this end
+			a.webhookFinished(context.WithoutCancel(r.Context()), id, j.WebhookURL) // no engine event tells of this end
 		} else if err == nil && j.Status == store.Pending {
 			a.tracker.setCanceling(id) // it started meanwhile and was interrupted
 		}
@@ -397,18 +408,9 @@ func (a *v2API) view(ctx context.Context, id string) (pyjson.Object, error) {
 		}
 		outputs = a.outputsView(ui, expires)
 	}
-	metrics := pyjson.Object{{Key: "queue_ms", Value: nil}, {Key: "execution_ms", Value: nil}}
-	switch {
-	case j.StartTime > 0:
-		metrics.Set("queue_ms", j.StartTime-j.CreateTime)
-	case j.EndTime > 0: // cancelled while pending
-		metrics.Set("queue_ms", j.EndTime-j.CreateTime)
-	default:
-		metrics.Set("queue_ms", time.Now().UnixMilli()-j.CreateTime)
-	}
-	if j.StartTime > 0 && j.EndTime > 0 {
-		metrics.Set("execution_ms", j.EndTime-j.StartTime)
-	}
+	timing := timingView(j, time.Now())
+	queueMS, _ := timing.Get("queue_ms")
+	execMS, _ := timing.Get("execution_ms")
 	return pyjson.Object{
 		{Key: "id", Value: j.ID},
 		{Key: "status", Value: a.v2Status(j)},
@@ -420,7 +422,8 @@ func (a *v2API) view(ctx context.Context, id string) (pyjson.Object, error) {
 		{Key: "progress", Value: progress},
 		{Key: "outputs", Value: outputs},
 		{Key: "error", Value: jobError(j)},
-		{Key: "metrics", Value: metrics},
+		{Key: "metrics", Value: pyjson.Object{{Key: "queue_ms", Value: queueMS}, {Key: "execution_ms", Value: execMS}}},
+		{Key: "timing", Value: timing},
 		{Key: "urls", Value: pyjson.Object{
 			{Key: "self", Value: jobURL(id, "")},
 			{Key: "events", Value: jobURL(id, "events")},
@@ -471,8 +474,10 @@ var outputKinds = map[string]string{
 }
 
 // outputsView lists the files of UI outputs as the spec's Output objects.
-// Until /api/v2/assets exists an output's id is its /view reference and
-// its url the /api/view URL; hash is null.
+// An output registered as an asset (--enable-assets: its UI entry has the
+// asset's "id") is that asset, served by /api/v2/assets; any other has
+// its /view reference as id and the /api/view URL. hash is null: it is
+// computed lazily, and GET /api/v2/assets/{id} has it.
 func (a *v2API) outputsView(ui pyjson.Object, expires int64) []any {
 	out := []any{}
 	for _, node := range ui {
@@ -489,6 +494,7 @@ func (a *v2API) outputsView(ui pyjson.Object, expires int64) []any {
 				Filename  string `json:"filename"`
 				Subfolder string `json:"subfolder"`
 				Type      string `json:"type"`
+				AssetID   string `json:"id"`
 			}
 			raw, err := pyjson.Marshal(kv.Value)
 			if err != nil || json.Unmarshal(raw, &items) != nil {
@@ -502,7 +508,11 @@ func (a *v2API) outputsView(ui pyjson.Object, expires int64) []any {
 				if it.Filename == "" {
 					continue
 				}
-				q := url.Values{"filename": {it.Filename}, "subfolder": {it.Subfolder}, "type": {it.Type}}
+				id := path.Join(it.Type, it.Subfolder, it.Filename)
+				u := "/api/view?" + url.Values{"filename": {it.Filename}, "subfolder": {it.Subfolder}, "type": {it.Type}}.Encode()
+				if it.AssetID != "" && a.s.cfg.Assets != nil {
+					id, u = it.AssetID, assetURL(it.AssetID, "content")
+				}
 				contentType := mime.TypeByExtension(path.Ext(it.Filename))
 				if contentType == "" {
 					contentType = "application/octet-stream"
@@ -511,8 +521,8 @@ func (a *v2API) outputsView(ui pyjson.Object, expires int64) []any {
 					{Key: "node_id", Value: node.Key}, {Key: "name", Value: it.Filename},
 					{Key: "type", Value: kind}, {Key: "content_type", Value: contentType},
 					{Key: "size_bytes", Value: a.fileSize(it.Type, it.Subfolder, it.Filename)},
-					{Key: "id", Value: path.Join(it.Type, it.Subfolder, it.Filename)}, {Key: "hash", Value: nil},
-					{Key: "url", Value: "/api/view?" + q.Encode()}, {Key: "url_expires_at", Value: timestamp(expires)},
+					{Key: "id", Value: id}, {Key: "hash", Value: nil},
+					{Key: "url", Value: u}, {Key: "url_expires_at", Value: timestamp(expires)},
 				})
 			}
 		}

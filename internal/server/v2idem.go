@@ -1,106 +1,84 @@
 package server
 
 import (
+	"context"
 	"crypto/sha256"
-	"sync"
+	"encoding/hex"
+	"errors"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gocomfy/gocomfy/internal/store"
 )
 
 // Idempotency-Key handling of POST /api/v2/jobs (Stripe semantics, as the
 // spec says): the same key and body replay the job first created, the same
 // key with another body is refused, and a retry while the first request is
-// still being handled is told to come back.
+// still being handled is told to come back. Keys live in the store for
+// store.IdempotencyTTL, so they survive a restart and, on PostgreSQL, are
+// shared by every instance.
 //
-// Limitation of this slice: keys live in memory, bounded to
-// maxIdempotencyKeys (the oldest go first), so a restart or a flood of keys
-// forgets them early. Bodies are compared byte for byte (a hash of the raw
-// body), not as parsed JSON. A request that fails (validation, full queue)
-// records nothing, so its retry is validated again.
-const (
-	idempotencyTTL     = 24 * time.Hour
-	maxIdempotencyKeys = 10000
-)
+// The job id is chosen when the key is reserved, before the job is
+// submitted: a retry that finds the key still in flight and the job in the
+// store replays it, so an instance that stopped between the two cannot
+// make a retry run the job twice. A reservation in flight for longer than
+// idempotencyStale whose job never appeared is taken over by the retry.
+//
+// Bodies are compared byte for byte (a digest of the raw body), not as
+// parsed JSON. A request that fails (validation, full queue) releases its
+// key, so its retry is validated again.
+const idempotencyStale = time.Minute
 
-// idempotencyState is what begin found for a key.
+// idempotencyState is what reserving a key found.
 type idempotencyState int
 
 const (
-	idemNew      idempotencyState = iota // the caller handles the request, then finish or abandon
-	idemReplay                           // done before with the same body: replay jobID
+	idemNew      idempotencyState = iota // the caller creates the job, then finishes or releases the key
+	idemReplay                           // done before with the same body: replay the job
 	idemReuse                            // done or in flight with another body
 	idemInFlight                         // the same request is being handled
 )
 
-type idemEntry struct {
-	body    [sha256.Size]byte
-	jobID   string // "" while in flight
-	expires time.Time
-}
-
-// idempotency is the bounded in-memory record of Idempotency-Keys.
-type idempotency struct {
-	mu      sync.Mutex
-	entries map[string]*idemEntry
-	order   []string // keys, oldest first
-}
-
-func newIdempotency() *idempotency {
-	return &idempotency{entries: map[string]*idemEntry{}}
-}
-
-// begin looks key up for a request with body at now; on idemNew the key is
-// reserved as in flight.
-func (m *idempotency) begin(key string, body []byte, now time.Time) (idempotencyState, string) {
+// bodyDigest is the digest of a request body kept with its key.
+func bodyDigest(body []byte) string {
 	sum := sha256.Sum256(body)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e := m.entries[key]; e != nil && now.Before(e.expires) {
+	return hex.EncodeToString(sum[:])
+}
+
+// reserveKey looks up key of userID for a request with body at now. It
+// returns the state and the job id: the id to create with on idemNew, the
+// job to replay on idemReplay.
+func (a *v2API) reserveKey(ctx context.Context, userID, key string, body []byte, now time.Time) (idempotencyState, string, error) {
+	st := a.s.cfg.Store
+	k := store.IdempotencyKey{UserID: userID, Key: key, Body: bodyDigest(body), JobID: uuid.NewString(), Created: now.UnixMilli()}
+	abandoned := ""
+	for {
+		live, err := st.ReserveIdempotencyKey(ctx, k, abandoned)
 		switch {
-		case e.body != sum:
-			return idemReuse, ""
-		case e.jobID == "":
-			return idemInFlight, ""
+		case err != nil:
+			return 0, "", err
+		case live == nil:
+			return idemNew, k.JobID, nil
+		case live.Body != k.Body:
+			return idemReuse, "", nil
+		case live.Done:
+			return idemReplay, live.JobID, nil
 		}
-		return idemReplay, e.jobID
-	}
-	m.prune(now)
-	if _, ok := m.entries[key]; !ok {
-		m.order = append(m.order, key)
-	}
-	m.entries[key] = &idemEntry{body: sum, expires: now.Add(idempotencyTTL)}
-	return idemNew, ""
-}
-
-// prune drops forgotten and expired keys and, past the bound, the oldest;
-// m.mu is held.
-func (m *idempotency) prune(now time.Time) {
-	kept := m.order[:0]
-	for _, k := range m.order {
-		if e := m.entries[k]; e != nil && now.Before(e.expires) {
-			kept = append(kept, k)
-		} else {
-			delete(m.entries, k)
+		// In flight, here or on another instance, or left by one that
+		// stopped: if its job exists, the job was created.
+		_, err = st.Get(ctx, live.JobID)
+		switch {
+		case err == nil:
+			if err := st.FinishIdempotencyKey(ctx, userID, key, live.JobID); err != nil {
+				return 0, "", err
+			}
+			return idemReplay, live.JobID, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return 0, "", err
+		case abandoned != "" || now.Sub(time.UnixMilli(live.Created)) < idempotencyStale:
+			return idemInFlight, "", nil
 		}
+		abandoned = live.JobID
 	}
-	m.order = kept
-	for len(m.order) >= maxIdempotencyKeys {
-		delete(m.entries, m.order[0])
-		m.order = m.order[1:]
-	}
-}
-
-// finish records that the request of key created jobID.
-func (m *idempotency) finish(key, jobID string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e := m.entries[key]; e != nil {
-		e.jobID = jobID
-	}
-}
-
-// abandon forgets key after its request failed.
-func (m *idempotency) abandon(key string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.entries, key) // its place in order is dropped by the next prune
 }

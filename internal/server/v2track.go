@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"image"
 	"sync"
 	"time"
 
@@ -38,6 +39,16 @@ type liveJob struct {
 	current     string          // node running
 	step, steps int             // progress of the current node; steps 0: none
 	outputs     pyjson.Object   // node id → UI output, in the order executed
+	preview     previewFrame    // the newest preview image
+}
+
+// previewFrame is a preview image a node of a running job sent; n counts
+// the job's previews (0: none yet), so that a stream sends each once. It
+// is encoded only when sent, off the executor's goroutine.
+type previewFrame struct {
+	node string
+	img  image.Image
+	n    int
 }
 
 // liveSnapshot is a copy of a liveJob, safe to read without the lock.
@@ -46,6 +57,7 @@ type liveSnapshot struct {
 	current     string
 	step, steps int
 	outputs     pyjson.Object
+	preview     previewFrame
 }
 
 func newJobTracker() *jobTracker {
@@ -70,6 +82,9 @@ func (t *jobTracker) event(e executor.Event) {
 	case "status":
 		t.wakeAll()
 		return
+	case "preview": // its image is beside Data
+		t.preview(e)
+		return
 	case "execution_start", "execution_cached", "executing", "progress", "progress_state", "executed",
 		"execution_success", "execution_error", "execution_interrupted":
 	default:
@@ -87,6 +102,23 @@ func (t *jobTracker) event(e executor.Event) {
 	t.apply(e.Type, d)
 	t.mu.Unlock()
 	t.wake(d.PromptID)
+}
+
+// preview records the newest preview image of a running job.
+func (t *jobTracker) preview(e executor.Event) {
+	id, _ := e.Data.Get("prompt_id")
+	node, _ := e.Data.Get("node_id")
+	pid, _ := id.(string)
+	nid, _ := node.(string)
+	t.mu.Lock()
+	j := t.live[pid]
+	if j != nil && e.Image != nil {
+		j.preview = previewFrame{node: nid, img: e.Image, n: j.preview.n + 1}
+	}
+	t.mu.Unlock()
+	if j != nil {
+		t.wake(pid)
+	}
 }
 
 // apply updates the live state of d.PromptID; t.mu is held.
@@ -145,7 +177,7 @@ func (t *jobTracker) snapshot(id string) (liveSnapshot, bool) {
 		return liveSnapshot{}, false
 	}
 	return liveSnapshot{done: len(j.done), current: j.current, step: j.step, steps: j.steps,
-		outputs: append(pyjson.Object{}, j.outputs...)}, true
+		outputs: append(pyjson.Object{}, j.outputs...), preview: j.preview}, true
 }
 
 // setCanceling records that a cancel was asked for the running job id.

@@ -3,15 +3,18 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/gocomfy/gocomfy/internal/executor"
+	"github.com/gocomfy/gocomfy/internal/store"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
 
-// Webhooks of the v2 jobs (internal/webhook does the sending). A job is
-// sent, as the Job object of GET /api/v2/jobs/{id}, to its webhook_url and
-// to the server-wide URL once it is finished: when the queue's last event
+// Webhooks of the v2 jobs (internal/webhook does the sending). A job's
+// own webhook_url is kept with the job in the store. A job is sent, as
+// the Job object of GET /api/v2/jobs/{id}, to its webhook_url and to the
+// server-wide URL once it is finished: when the queue's last event
 // for it ({"node": null} executing, sent after the history is stored, so
 // the job read then is final) arrives, or when a v2 cancel removes it
 // while pending. The queue only emits that event for jobs with a client
@@ -30,7 +33,7 @@ func (a *v2API) webhookURL(ctx context.Context, raw json.RawMessage) (string, er
 	}
 	if a.s.cfg.Webhooks == nil {
 		return "", v2Error(http.StatusUnprocessableEntity, "invalid_request",
-			"webhook_url: webhooks are not enabled on this server (--webhook-secret)", nil)
+			"webhook_url: webhooks are not enabled on this server (--webhook-secret-file or $GOCOMFY_WEBHOOK_SECRET)", nil)
 	}
 	var u string
 	if json.Unmarshal(raw, &u) != nil || u == "" {
@@ -42,17 +45,25 @@ func (a *v2API) webhookURL(ctx context.Context, raw json.RawMessage) (string, er
 	return u, nil
 }
 
-// subscribeWebhook makes url the webhook of job id. The job may have
-// finished before it was subscribed, so a finished job is sent at once
-// (the dispatcher sends each target a job once).
-func (a *v2API) subscribeWebhook(ctx context.Context, id, url string) {
+// subscribeWebhook makes url the webhook of job id, in the store (so
+// that the instance that runs the job, after a restart maybe, sends it)
+// and in this instance's dispatcher. The job may have finished before it
+// was subscribed, so a finished job is sent at once (the dispatcher sends
+// each target a job once).
+func (a *v2API) subscribeWebhook(ctx context.Context, id, url string) error {
+	if err := a.s.cfg.Store.SetWebhookURL(ctx, id, url); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err // not found: cancelled meanwhile, and the dispatcher still learns of it
+	}
 	a.s.cfg.Webhooks.Subscribe(id, url)
 	if j, err := a.job(ctx, id); err == nil && j.Status.Finished() {
-		a.webhookFinished(id)
+		a.webhookFinished(ctx, id, url)
 	}
+	return nil
 }
 
-// watchWebhooks follows the engine events for the ends of jobs.
+// watchWebhooks follows the engine events for the ends of jobs. The
+// store is read off the executor's goroutine, which the watcher must not
+// hold up.
 func (a *v2API) watchWebhooks() {
 	if a.s.cfg.Webhooks == nil || a.s.cfg.Sink == nil {
 		return
@@ -64,16 +75,26 @@ func (a *v2API) watchWebhooks() {
 		node, _ := e.Data.Get("node")
 		id, _ := e.Data.Get("prompt_id")
 		if s, ok := id.(string); ok && node == nil && s != "" {
-			a.webhookFinished(s)
+			go a.webhookFinished(context.Background(), s, "")
 		}
 	})
 }
 
-// webhookFinished sends finished job id to its webhook targets, if any.
-func (a *v2API) webhookFinished(id string) {
-	if a.s.cfg.Webhooks != nil {
-		a.s.cfg.Webhooks.Finished(id, a.webhookJob)
+// webhookFinished sends finished job id to its webhook targets, if any:
+// its own URL hook, read from the store when "", and the server-wide one.
+func (a *v2API) webhookFinished(ctx context.Context, id, hook string) {
+	if a.s.cfg.Webhooks == nil {
+		return
 	}
+	if hook == "" {
+		if j, err := a.s.cfg.Store.Get(ctx, id); err == nil {
+			hook = j.WebhookURL
+		}
+	}
+	if hook != "" {
+		a.s.cfg.Webhooks.Subscribe(id, hook)
+	}
+	a.s.cfg.Webhooks.Finished(id, a.webhookJob)
 }
 
 // webhookJob is the webhook.JobFunc: the job's status and Job object.

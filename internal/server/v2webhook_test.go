@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"github.com/gocomfy/gocomfy/internal/store"
 	"io"
 	"log/slog"
 	"net/http"
@@ -200,5 +201,26 @@ func TestV2WebhookURLRefused(t *testing.T) {
 	case d := <-rcv.got:
 		t.Errorf("refused target got a delivery: %s", d.body)
 	default:
+	}
+}
+
+// TestV2WebhookSurvivesRestart: a job queued with a webhook_url by one
+// server is run, and sent, by the next one over the same store.
+func TestV2WebhookSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	onSharedStores(t, testWebhookSurvivesRestart)
+}
+
+func testWebhookSurvivesRestart(t *testing.T, st store.Store) {
+	rcv := newHookReceiver(t)
+	secret, _ := webhook.ParseSecret(webhook.NewSecret())
+	before := newOpsEnv(t, Config{Store: st, Webhooks: newDispatcher(t, secret, webhook.Options{AllowPrivate: true})})
+	id := jobID(t, postV2Job(before, rcv.url+"/job")) // its queue never runs
+
+	after := newOpsEnv(t, Config{Store: st, Webhooks: newDispatcher(t, secret, webhook.Options{AllowPrivate: true})})
+	after.runQueue()
+	d := rcv.next(t)
+	if gotID, status := checkDelivery(t, secret, d, "job.succeeded"); gotID != id || status != "succeeded" || d.path != "/job" {
+		t.Errorf("%s: job %s %s, want %s succeeded", d.path, gotID, status, id)
 	}
 }

@@ -25,7 +25,19 @@ const (
 
 // handleWS serves /ws: the status frame with the session id first, the
 // feature-flags exchange, then the events addressed to this client.
+//
+// A client that opts in to gocomfy's replay (query replay=1, or since=P:N,
+// repeatable) also gets numbered events, replay_state messages and the
+// answers to its replay requests: see event.Sink.ConnectReplay and the
+// README's "WebSocket replay".
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	query := r.URL.Query()
+	since, err := event.ParseSince(query["since"])
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	replay := query.Get("replay") == "1" || len(since) > 0
 	// Origins are checked by the middleware: originCheck (ComfyUI's) and
 	// crossOrigin, which checks the upgrade as a request that changes state.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
@@ -35,7 +47,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	defer conn.CloseNow()
 	conn.SetReadLimit(wsReadLimit)
 
-	sid := r.URL.Query().Get("clientId")
+	sid := query.Get("clientId")
 	if sid == "" {
 		sid = strings.ReplaceAll(uuid.NewString(), "-", "")
 	}
@@ -46,13 +58,18 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		// ComfyUI's reconnect frame has neither display_node nor prompt_id.
 		first = append(first, s.textFrame("executing", pyjson.Object{{Key: "node", Value: node}}))
 	}
-	outbox := s.cfg.Hub.Connect(sid, first...)
+	var outbox *event.Outbox
+	if replay {
+		outbox = s.cfg.Sink.ConnectReplay(sid, since, first...)
+	} else {
+		outbox = s.cfg.Hub.Connect(sid, first...)
+	}
 	defer s.cfg.Hub.Disconnect(sid, outbox)
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	go func() {
-		s.readClient(ctx, conn, sid)
+		s.readClient(ctx, conn, sid, outbox)
 		cancel()
 	}()
 	go s.ping(ctx, conn)
@@ -71,12 +88,15 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, f := range frames {
-			typ := websocket.MessageText
+			typ, data := websocket.MessageText, f.Data
 			if f.Binary {
 				typ = websocket.MessageBinary
 			}
+			if replay {
+				data = f.Numbered()
+			}
 			wctx, wcancel := context.WithTimeout(ctx, wsWriteTimeout)
-			err := conn.Write(wctx, typ, f.Data)
+			err := conn.Write(wctx, typ, data)
 			wcancel()
 			if err != nil {
 				return
@@ -93,17 +113,19 @@ func (s *Server) textFrame(typ string, data any) event.Frame {
 	return event.Frame{Data: b}
 }
 
-// readClient reads the client's messages. Only the first text message that
-// is a JSON object matters: {"type": "feature_flags"} is answered with the
-// server's flags. Invalid JSON does not use up that first message.
-func (s *Server) readClient(ctx context.Context, conn *websocket.Conn, sid string) {
+// readClient reads the client's messages. As in ComfyUI, only the first
+// text message that is a JSON object matters: {"type": "feature_flags"} is
+// answered with the server's flags; invalid JSON does not use up that
+// first message. A client that opted in to replay may also send
+// {"type": "replay", "data": {"prompt_id": P, "after": N}} at any time.
+func (s *Server) readClient(ctx context.Context, conn *websocket.Conn, sid string, outbox *event.Outbox) {
 	first := true
 	for {
 		typ, data, err := conn.Read(ctx)
 		if err != nil {
 			return
 		}
-		if typ != websocket.MessageText || !first {
+		if typ != websocket.MessageText || (!first && !outbox.Replay()) {
 			continue
 		}
 		var msg struct {
@@ -117,8 +139,16 @@ func (s *Server) readClient(ctx context.Context, conn *websocket.Conn, sid strin
 		if _, isObject := probe.(map[string]any); !isObject {
 			continue
 		}
-		first = false
-		if json.Unmarshal(data, &msg) == nil && msg.Type == "feature_flags" {
+		parsed := json.Unmarshal(data, &msg) == nil
+		if parsed && msg.Type == "replay" && outbox.Replay() {
+			// gocomfy's own message: it does not use up the first one,
+			// which stays the client's feature flags.
+			if p, err := event.ParsePosition(msg.Data); err == nil {
+				s.cfg.Sink.Replay(sid, outbox, p)
+			}
+			continue
+		}
+		if first && parsed && msg.Type == "feature_flags" {
 			var flags struct {
 				PreviewMetadata bool `json:"supports_preview_metadata"`
 			}
@@ -126,6 +156,7 @@ func (s *Server) readClient(ctx context.Context, conn *websocket.Conn, sid strin
 			s.cfg.Sink.SetPreviewMetadata(sid, flags.PreviewMetadata)
 			s.cfg.Hub.Send(sid, s.textFrame("feature_flags", s.features()))
 		}
+		first = false
 	}
 }
 

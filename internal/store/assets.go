@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/gocomfy/gocomfy/pyjson"
 )
 
 // The assets records follow ComfyUI's app/assets model: an Asset is unique
@@ -19,6 +21,11 @@ import (
 
 // ErrForbidden is returned when a reference belongs to another user.
 var ErrForbidden = errors.New("store: not owner")
+
+// ErrBadValue is the error of an asset store given a value it cannot keep
+// or look up: metadata with a number beyond float64, or (PostgreSQL) text
+// holding NUL characters or invalid UTF-8. It is the client's fault.
+var ErrBadValue = errors.New("store: value cannot be stored")
 
 // ErrPreviewNotFound is returned when an update names a preview reference
 // that does not exist; it is also an ErrNotFound.
@@ -259,6 +266,12 @@ type AssetStore interface {
 	// at at), and clears the flag of those whose path is; it returns how
 	// many were flagged.
 	MarkMissing(ctx context.Context, dir string, present []string, at time.Time) (int, error)
+
+	// MarkMissingOutside flags the live file references whose path is
+	// under none of dirs (absolute paths) as missing, as MarkMissing does,
+	// and returns how many it flagged; with no dirs it flags none. It is
+	// /api/assets/prune: files of folders that are no longer configured.
+	MarkMissingOutside(ctx context.Context, dirs []string, at time.Time) (int, error)
 }
 
 // SeedTags are the tags that exist from the start, with count 0 (ComfyUI's
@@ -333,7 +346,7 @@ func MetaRows(system, user json.RawMessage) ([]MetaRow, error) {
 		}
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
-			return nil, fmt.Errorf("metadata: %w", err)
+			return nil, fmt.Errorf("%w: metadata: %v", ErrBadValue, err)
 		}
 		for k, v := range m {
 			merged[k] = v
@@ -385,4 +398,28 @@ func metaValue(v any) any {
 func canonicalJSON(v any) json.RawMessage {
 	b, _ := json.Marshal(v) // decoded JSON always encodes
 	return b
+}
+
+// MergeMetadata returns the JSON object old with the keys of add set, new
+// keys last (a Python dict update): how NewRef's metadata merges into a
+// file reference's. Either may be empty (absent).
+func MergeMetadata(old, add []byte) (json.RawMessage, error) {
+	if len(add) == 0 {
+		return old, nil
+	}
+	if len(old) == 0 {
+		return add, nil
+	}
+	o, err := pyjson.DecodeObject(old)
+	if err != nil {
+		return nil, fmt.Errorf("stored metadata: %w", err)
+	}
+	a, err := pyjson.DecodeObject(add)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	for _, f := range a {
+		o.Set(f.Key, f.Value)
+	}
+	return json.Marshal(o)
 }

@@ -81,6 +81,11 @@ type Job struct {
 
 	// Worker is the id of the instance that claimed the job (scale-out); "" when pending.
 	Worker string
+
+	// v2 API fields, set by SetWebhookURL and SetNodeTiming; Enqueue
+	// clears them.
+	WebhookURL string          // the job's own webhook target, "" if none; never served
+	NodeTiming json.RawMessage // per-node timing recorded as the job ran, or nil
 }
 
 // Result is what Finish records for a job that ran (or was cancelled while running).
@@ -173,6 +178,16 @@ type Store interface {
 	// "" or Pending is an error.
 	Enqueue(ctx context.Context, j *Job) error
 
+	// NextNumber returns the next value of ComfyUI's prompt counter, the
+	// "number" of a prompt submitted without one (negated for front=true).
+	// Numbers are integers that increase with every call, across all the
+	// instances sharing the store, so no two prompts get the same one; a
+	// new store starts at 0. After a restart, numbering continues behind
+	// the prompts that survived: past every number handed out before
+	// (PostgreSQL's sequence), or past the highest pending number (SQLite,
+	// whose counter is in memory, as ComfyUI's is).
+	NextNumber(ctx context.Context) (float64, error)
+
 	// Claim moves the pending job with the smallest (Number, ID) to
 	// in_progress, sets Worker and StartTime, leases it to worker until
 	// startTime+Lease, and returns it; ErrNoJob if none.
@@ -246,4 +261,51 @@ type Store interface {
 
 	// Close releases the store's resources.
 	Close() error
+
+	V2Store
+}
+
+// IdempotencyTTL is how long, in ms, an Idempotency-Key is remembered.
+const IdempotencyTTL = 24 * 60 * 60 * 1000
+
+// IdempotencyKey is the record of a request that carried an
+// Idempotency-Key: which job it creates, and whether it was created.
+type IdempotencyKey struct {
+	UserID  string // the key's scope: keys of different users never meet
+	Key     string
+	Body    string // a digest of the request body
+	JobID   string // the job the request creates (chosen before it is submitted)
+	Done    bool   // the job was created
+	Created int64  // ms since the epoch the key was reserved; it expires IdempotencyTTL later
+}
+
+// V2Store is what the Comfy API v2 keeps besides the jobs themselves:
+// Idempotency-Keys, shared by every instance of the store, and two
+// attachments of a job (its webhook target and its per-node timing),
+// removed with the job.
+type V2Store interface {
+	// ReserveIdempotencyKey records k, not Done, unless a live record of
+	// (k.UserID, k.Key) exists, which it returns unchanged. A record is
+	// live until IdempotencyTTL after its Created (k.Created is now),
+	// except an unfinished one whose JobID is abandoned (non-empty): the
+	// caller found it stale and its job absent, and k takes its place.
+	// It returns nil when k was recorded. Expired records are removed.
+	ReserveIdempotencyKey(ctx context.Context, k IdempotencyKey, abandoned string) (*IdempotencyKey, error)
+
+	// FinishIdempotencyKey marks the record of (userID, key) whose JobID is
+	// jobID as Done; any other record is left alone.
+	FinishIdempotencyKey(ctx context.Context, userID, key, jobID string) error
+
+	// ReleaseIdempotencyKey removes the record of (userID, key) if its
+	// JobID is jobID and it is not Done: its request failed, so a retry
+	// is handled anew.
+	ReleaseIdempotencyKey(ctx context.Context, userID, key, jobID string) error
+
+	// SetWebhookURL records the webhook target of job id (read back as
+	// Job.WebhookURL); ErrNotFound if there is no such job.
+	SetWebhookURL(ctx context.Context, id, url string) error
+
+	// SetNodeTiming records the per-node timing of job id (read back as
+	// Job.NodeTiming, raw JSON); ErrNotFound if there is no such job.
+	SetNodeTiming(ctx context.Context, id string, timing json.RawMessage) error
 }

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"io/fs"
 	"regexp"
 	"strings"
@@ -34,16 +36,89 @@ func TestIndexReferencesEmbeddedAssets(t *testing.T) {
 }
 
 // TestAssetsAreHashed checks that every file under assets/ has a content
-// hash in its name, which is what makes them safe to cache.
+// hash in its name, which is what makes them safe to cache for good
+// (Page.Immutable).
 func TestAssetsAreHashed(t *testing.T) {
-	hashed := regexp.MustCompile(`^assets/[^/]+-[A-Za-z0-9_-]{8}\.[a-z0-9]+$`)
-	err := fs.WalkDir(FS(), "assets", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && !hashed.MatchString(p) {
+	page := FS().(Page)
+	err := fs.WalkDir(page, "assets", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !page.Immutable(p) {
 			t.Errorf("%s has no content hash in its name", p)
 		}
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{
+		"assets/index-B36GcHVN.js":     true,
+		"assets/index-B3_6-cHV.css":    true,
+		"index.html":                   false,
+		"assets/index.js":              false,
+		"assets/index-B36GcHV.js":      false,
+		"assets/sub/index-B36GcHVN.js": false,
+		"favicon-B36GcHVN.png":         false,
+	} {
+		if got := page.Immutable(name); got != want {
+			t.Errorf("Immutable(%q) = %v; want %v", name, got, want)
+		}
+	}
+}
+
+// TestTemplatesAreWhole checks the embedded templates: the index lists
+// each template once, with its UI-format workflow and its thumbnail, and
+// the folder holds nothing else.
+func TestTemplatesAreWhole(t *testing.T) {
+	fsys := Templates()
+	b, err := fs.ReadFile(fsys, "index.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index []struct {
+		ModuleName string `json:"moduleName"`
+		Templates  []struct {
+			Name         string `json:"name"`
+			Title        string `json:"title"`
+			MediaType    string `json:"mediaType"`
+			MediaSubtype string `json:"mediaSubtype"`
+		} `json:"templates"`
+	}
+	if err := json.Unmarshal(b, &index); err != nil {
+		t.Fatalf("index.json: %v", err)
+	}
+	want := map[string]bool{"index.json": true, "index_logo.json": true}
+	for _, c := range index {
+		if c.ModuleName == "" || len(c.Templates) == 0 {
+			t.Errorf("category %+v: want a moduleName and templates", c)
+		}
+		for _, tmpl := range c.Templates {
+			if tmpl.Name == "" || tmpl.Title == "" || tmpl.MediaType != "image" || tmpl.MediaSubtype != "png" {
+				t.Errorf("template %+v: want a name, a title and a PNG thumbnail", tmpl)
+			}
+			workflow, thumb := tmpl.Name+".json", tmpl.Name+"-1.png"
+			if want[workflow] {
+				t.Errorf("%s is listed twice", tmpl.Name)
+			}
+			want[workflow], want[thumb] = true, true
+			var w struct {
+				Nodes []struct {
+					Type string `json:"type"`
+				} `json:"nodes"`
+			}
+			if b, err := fs.ReadFile(fsys, workflow); err != nil || json.Unmarshal(b, &w) != nil || len(w.Nodes) == 0 {
+				t.Errorf("%s: %v; want a UI-format workflow with nodes", workflow, err)
+			}
+			if b, err := fs.ReadFile(fsys, thumb); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+				t.Errorf("%s: %v; want a PNG", thumb, err)
+			}
+		}
+	}
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !want[e.Name()] {
+			t.Errorf("%s is not in index.json", e.Name())
+		}
 	}
 }

@@ -34,6 +34,10 @@ var required = []string{
 	"ImageScale", "ImageScaleBy", "ImageScaleToTotalPixels", "ImageInvert", "ImageBatch",
 	"ImagePadForOutpaint", "EmptyImage", "ImageCompositeMasked", "ImageBlend", "ImageBlur", "ImageSharpen",
 	"ImageCrop", "ImageFlip", "ImageRotate", "ImageStitch", "RepeatImageBatch", "ImageFromBatch",
+	"Canny", "ColorTransfer", "CenterCropImages", "NormalizeImages", "AdjustBrightness", "AdjustContrast",
+	"ResizeImagesByShorterEdge", "ResizeImagesByLongerEdge", "RandomCropImages", "ShuffleDataset",
+	"ImageDeduplication", "ImageGrid", "MergeImageLists", "FluxKontextImageScale", "ImageHistogram",
+	"CropByBBoxes",
 	"SolidMask", "InvertMask", "CropMask", "MaskComposite", "FeatherMask", "GrowMask", "ThresholdMask",
 	"ImageToMask", "MaskToImage", "ImageColorToMask", "JoinImageWithAlpha", "SplitImageWithAlpha",
 	"EmptyLatentImage", "LatentUpscale", "LatentUpscaleBy", "LatentComposite", "LatentCompositeMasked",
@@ -42,4 +46,7 @@ var required = []string{
 	"PrimitiveInt", "PrimitiveFloat", "PrimitiveString", "PrimitiveStringMultiline", "PrimitiveBoolean",
 	"StringConcatenate", "StringSubstring", "StringLength", "CaseConverter", "StringTrim", "StringReplace",
 	"StringContains", "StringCompare", "RegexMatch", "RegexExtract", "RegexReplace",
+	"SaveAnimatedWEBP", "SaveAnimatedPNG", "SaveSVGNode", "SaveImageAdvanced", "WebcamCapture",
+	"LoadImageDataSetFromFolder", "SaveImageDataSetToFolder", "LoadImageTextDataSetFromFolder",
+	"SaveImageTextDataSetToFolder",
 }

@@ -1,5 +1,8 @@
-// Package imagefile holds ComfyUI's image file nodes of nodes.py: LoadImage,
-// LoadImageMask, LoadImageOutput, SaveImage and PreviewImage.
+// Package imagefile holds ComfyUI's image file nodes: LoadImage,
+// LoadImageMask, LoadImageOutput, SaveImage and PreviewImage of nodes.py,
+// and SaveAnimatedWEBP, SaveAnimatedPNG, SaveImageAdvanced and SaveSVGNode
+// of comfy_extras/nodes_images.py, WebcamCapture of comfy_extras/nodes_webcam.py
+// and the folder nodes of comfy_extras/nodes_dataset.py.
 //
 // Nodes reach files only through the roots of node.Folders, so an input
 // value cannot name a file outside the input, output or temp folder, not
@@ -26,9 +29,13 @@ import (
 	"github.com/gocomfy/gocomfy/node"
 )
 
-// Register adds the package's classes to r in nodes.py's order.
+// Register adds the package's classes to r: nodes.py's in its order, then
+// nodes_images.py's in that module's order, then nodes_webcam.py's and nodes_dataset.py's.
 func Register(r *node.Registry) {
-	r.MustAdd(saveImage, previewImage, loadImage, loadImageMask, loadImageOutput)
+	r.MustAdd(saveImage, previewImage, loadImage, loadImageMask, loadImageOutput,
+		saveAnimatedWEBP, saveAnimatedPNG, saveImageAdvanced, saveSVG, webcamCapture,
+		loadImageDataSetFromFolder, loadImageTextDataSetFromFolder, saveImageDataSetToFolder,
+		saveImageTextDataSetToFolder)
 }
 
 // serverFolders are the folders given to SetFolders.

@@ -55,9 +55,9 @@ var loadImageOutput = node.New(node.Info{ID: "LoadImageOutput", DisplayName: "Lo
 func loadImageRun(s *node.Schema, image *node.ComboInput) node.RunFunc {
 	outImage := node.Output(s, node.Image, "IMAGE")
 	outMask := node.Output(s, node.Mask, "MASK")
-	fileHooks(s, image)
+	fileHooks(s, image.In)
 	return func(ctx context.Context, c *node.Call) error {
-		img, mask, err := load(c, image.Get(c))
+		img, mask, err := load(ctx, c, image.Get(c))
 		if err != nil {
 			return err
 		}
@@ -74,9 +74,9 @@ var loadImageMask = node.New(node.Info{ID: "LoadImageMask", DisplayName: "Load I
 		image := s.Combo("image").Dynamic(inputImages).Upload("image_upload")
 		channel := s.Combo("channel", "alpha", "red", "green", "blue")
 		out := node.Output(s, node.Mask, "MASK")
-		fileHooks(s, image)
+		fileHooks(s, image.In)
 		return func(ctx context.Context, c *node.Call) error {
-			img, mask, err := load(c, image.Get(c))
+			img, mask, err := load(ctx, c, image.Get(c))
 			if err != nil {
 				return err
 			}
@@ -113,9 +113,9 @@ func channelMask(img *tensor.Image, mask *tensor.Mask, channel string) *tensor.M
 // file must exist). Taking "image" in the validator also makes validation
 // skip the combo check, so any existing file is accepted: "sub/x.png" or
 // "x.png [output]".
-func fileHooks(s *node.Schema, image *node.ComboInput) {
+func fileHooks(s *node.Schema, image node.In[string]) {
 	s.Fingerprint(func(ctx context.Context, c *node.Call) (any, error) {
-		f, err := open(c, image.Get(c))
+		f, err := open(ctx, c, image.Get(c))
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func fileHooks(s *node.Schema, image *node.ComboInput) {
 			if _, known := foldersOf(c); !known {
 				return nil // no folders to look in: the run reports a missing file
 			}
-			if f, err := open(c, name); err == nil {
+			if f, err := open(ctx, c, name); err == nil {
 				f.Close()
 				return nil
 			}
@@ -144,8 +144,11 @@ func fileHooks(s *node.Schema, image *node.ComboInput) {
 
 // open opens the regular file an image input names: "x.png" or "sub/x.png"
 // in the input folder, "x.png [output]" in the folder the annotation
-// names. Errors carry ComfyUI's Python exception types and messages.
-func open(c *node.Call, name string) (*os.File, error) {
+// names. A file the folder lacks is fetched from the storage instances
+// share, if the server has one (files.OpenOrFetch): it may have been
+// uploaded to another instance. Errors carry ComfyUI's Python exception
+// types and messages.
+func open(ctx context.Context, c *node.Call, name string) (*os.File, error) {
 	folders, ok := foldersOf(c)
 	if !ok {
 		return nil, errors.New("the server's folders are not set")
@@ -159,7 +162,7 @@ func open(c *node.Call, name string) (*os.File, error) {
 	if err != nil || root == nil {
 		return nil, node.Raise("ValueError", "Invalid file path: %s", pyRepr(name))
 	}
-	f, err := root.Open(clean)
+	f, err := files.OpenOrFetch(ctx, root, clean)
 	switch {
 	case files.IsOutside(err):
 		return nil, node.Raise("ValueError", "Invalid file path: %s", pyRepr(name))
@@ -180,8 +183,8 @@ func open(c *node.Call, name string) (*os.File, error) {
 
 // load is LoadImage: every frame of the file with EXIF orientation
 // applied, as IMAGE [F,H,W,3], and the mask 1 − alpha (or 64×64 zeros).
-func load(c *node.Call, name string) (*tensor.Image, *tensor.Mask, error) {
-	f, err := open(c, name)
+func load(ctx context.Context, c *node.Call, name string) (*tensor.Image, *tensor.Mask, error) {
+	f, err := open(ctx, c, name)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"math/rand/v2"
+	"os"
 	"path"
 	"time"
 
@@ -26,8 +28,7 @@ var saveImage = node.New(node.Info{ID: "SaveImage", DisplayName: "Save Image", C
 		prefix := s.String("filename_prefix").Default("ComfyUI").Tooltip("The prefix for the file to save. " +
 			"This may include formatting information such as %date:yyyy-MM-dd% or %Empty Latent Image.width% " +
 			"to include values from nodes.")
-		s.Hidden("prompt", node.HiddenPrompt)
-		s.Hidden("extra_pnginfo", node.HiddenExtraPNGInfo)
+		hidden(s)
 		out := node.Output(s, node.Image, "images")
 		return func(ctx context.Context, c *node.Call) error {
 			return save(ctx, c, images.Get(c), prefix.Get(c), files.Output, imageio.LevelSave, out)
@@ -42,8 +43,7 @@ var previewImage = node.New(node.Info{ID: "PreviewImage", DisplayName: "Preview 
 	SearchAliases: []string{"preview", "preview image", "show image", "view image", "display image", "image viewer"}},
 	func(s *node.Schema) node.RunFunc {
 		images := node.Socket(s, node.Image, "images")
-		s.Hidden("prompt", node.HiddenPrompt)
-		s.Hidden("extra_pnginfo", node.HiddenExtraPNGInfo)
+		hidden(s)
 		out := node.Output(s, node.Image, "images")
 		return func(ctx context.Context, c *node.Call) error {
 			return save(ctx, c, images.Get(c), "ComfyUI"+tempSuffix(), files.Temp, imageio.LevelPreview, out)
@@ -65,29 +65,33 @@ func tempSuffix() string {
 
 // save writes each image of the batch as a PNG into folder t under
 // ComfyUI's names ("prefix_00001_.png", the counter continuing after the
-// files already there; the prefix expanded by files.FormatPrefix against
-// the running prompt, then files.SaveImagePath), reports them as the "images" UI output and passes
-// the batch through.
+// files already there; see savePath), reports them as the "images" UI
+// output and passes the batch through.
 func save(ctx context.Context, c *node.Call, images *tensor.Image, prefix string, t files.Type, level int,
 	out *node.Out[*tensor.Image]) error {
-	if images == nil {
-		return errors.New("images: no value")
+	return saveEach(ctx, c, images, prefix, t, out,
+		func(sp files.SavePath, b int, text []imageio.TextChunk) (string, func(io.Writer) error, error) {
+			img, err := image8(images, b)
+			if err != nil {
+				return "", nil, err
+			}
+			return sp.Name(b, ".png"), func(w io.Writer) error { return imageio.EncodePNG(w, img, level, text) }, nil
+		})
+}
+
+// imageFile returns the name of image b of a batch saved under sp and the
+// function that writes the file, given the metadata text chunks; an error
+// stops the save.
+type imageFile func(sp files.SavePath, b int, text []imageio.TextChunk) (name string, write func(io.Writer) error, err error)
+
+// saveEach writes each image of the batch into folder t, as file says,
+// reports them as the "images" UI output and passes the batch through.
+func saveEach(ctx context.Context, c *node.Call, images *tensor.Image, prefix string, t files.Type,
+	out *node.Out[*tensor.Image], file imageFile) error {
+	if err := checkBatch(images); err != nil {
+		return err
 	}
-	if images.B == 0 {
-		return node.Raise("IndexError", "index 0 is out of bounds for dimension 0 with size 0")
-	}
-	root := rootOf(c.Folders(), t)
-	if root == nil {
-		return fmt.Errorf("the server's %s folder is not set", t)
-	}
-	// The frontend's replacements first, as it makes them before queueing;
-	// PreviewImage's prefix has no '%' and stays.
-	now := time.Now()
-	prefix = files.FormatPrefix(prefix, c.Prompt(), now)
-	sp, err := files.SaveImagePath(root, prefix, images.W, images.H, now)
-	if errors.Is(err, files.ErrOutside) {
-		return &node.Exception{Type: "Exception", Message: err.Error()}
-	}
+	root, sp, err := savePath(c, prefix, t, images.W, images.H)
 	if err != nil {
 		return err
 	}
@@ -99,25 +103,79 @@ func save(ctx context.Context, c *node.Call, images *tensor.Image, prefix string
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		img := imageio.FromTensor(images, b)
-		if img == nil {
-			return node.Raise("TypeError", "Cannot handle this data type: (1, 1, %d), |u1", images.C)
-		}
-		name := sp.Name(b, ".png")
-		err := files.WriteFile(root, path.Join(sp.Subfolder, name), func(w io.Writer) error {
-			return imageio.EncodePNG(w, img, level, text)
-		})
+		name, write, err := file(sp, b, text)
 		if err != nil {
 			return err
 		}
-		c.UI("images", pyjson.Object{
-			{Key: "filename", Value: name},
-			{Key: "subfolder", Value: sp.Subfolder},
-			{Key: "type", Value: string(t)},
-		})
+		if err := files.WriteFile(root, path.Join(sp.Subfolder, name), write); err != nil {
+			return err
+		}
+		saved(c, name, sp.Subfolder, t)
 	}
 	out.Set(c, images)
 	return nil
+}
+
+// checkBatch fails as ComfyUI's save nodes do on a missing or empty batch,
+// whose images[0] raises.
+func checkBatch(images *tensor.Image) error {
+	if images == nil {
+		return errors.New("images: no value")
+	}
+	if images.B == 0 {
+		return node.Raise("IndexError", "index 0 is out of bounds for dimension 0 with size 0")
+	}
+	return nil
+}
+
+// savePath prepares a save into folder t of an image of the given size: the
+// folder's root and the SavePath of the prefix, expanded first by
+// files.FormatPrefix against the running prompt (the frontend's
+// replacements, which it makes before queueing; a prefix without '%'
+// stays) and then by files.SaveImagePath.
+func savePath(c *node.Call, prefix string, t files.Type, width, height int) (*os.Root, files.SavePath, error) {
+	root := rootOf(c.Folders(), t)
+	if root == nil {
+		return nil, files.SavePath{}, fmt.Errorf("the server's %s folder is not set", t)
+	}
+	now := time.Now()
+	prefix = files.FormatPrefix(prefix, c.Prompt(), now)
+	sp, err := files.SaveImagePath(root, prefix, width, height, now)
+	if errors.Is(err, files.ErrOutside) {
+		return nil, sp, &node.Exception{Type: "Exception", Message: err.Error()}
+	}
+	return root, sp, err
+}
+
+// image8 converts image b of the batch as Pillow's fromarray of the 8-bit
+// array does, failing as it does on a channel count it cannot take (one,
+// or more than four). Two channels are grey and alpha (Pillow's "LA"),
+// returned as an *image.NRGBA with the grey in red, green and blue: the
+// same pixels, though the PNG is written as RGBA where Pillow writes LA.
+func image8(images *tensor.Image, b int) (image.Image, error) {
+	switch images.C {
+	case 2:
+		la := images.Frame(b)
+		rgba := tensor.NewImage(1, images.H, images.W, 4)
+		for i := range images.H * images.W {
+			l, a := la[2*i], la[2*i+1]
+			copy(rgba.Pix[4*i:], []float32{l, l, l, a})
+		}
+		return imageio.FromTensor(rgba, 0), nil
+	case 3, 4:
+		return imageio.FromTensor(images, b), nil
+	}
+	return nil, node.Raise("TypeError", "Cannot handle this data type: (1, 1, %d), |u1", images.C)
+}
+
+// saved reports a written file in the "images" UI output, as ComfyUI's
+// SavedResult.
+func saved(c *node.Call, name, subfolder string, t files.Type) {
+	c.UI("images", pyjson.Object{
+		{Key: "filename", Value: name},
+		{Key: "subfolder", Value: subfolder},
+		{Key: "type", Value: string(t)},
+	})
 }
 
 // metadata is the PNG text SaveImage writes unless --disable-metadata:

@@ -15,6 +15,9 @@ import (
 // object, and PrimitiveBoundingBox's output).
 var boundingBox = node.Type[map[string]any]{Name: "BOUNDING_BOX"}
 
+// defaultBox is io.BoundingBox.Input's default widget value.
+var defaultBox = pyjson.Object{{Key: "x", Value: 0}, {Key: "y", Value: 0}, {Key: "width", Value: 512}, {Key: "height", Value: 512}}
+
 var primitiveBoundingBox = node.New(node.Info{ID: "PrimitiveBoundingBox", DisplayName: "Bounding Box",
 	Category: "utilities/primitive", Module: modImages, Format: node.V3},
 	func(s *node.Schema) node.RunFunc {
@@ -37,7 +40,7 @@ var imageCropV2 = node.New(node.Info{ID: "ImageCropV2", DisplayName: "Crop Image
 	func(s *node.Schema) node.RunFunc {
 		image := node.Socket(s, node.Image, "image")
 		region := node.Socket(s, boundingBox, "crop_region").
-			Option("default", pyjson.Object{{Key: "x", Value: 0}, {Key: "y", Value: 0}, {Key: "width", Value: 512}, {Key: "height", Value: 512}}).
+			Option("default", defaultBox).
 			Option("socketless", true).Option("component", "ImageCrop")
 		out := node.Output(s, node.Image, "IMAGE")
 		return func(ctx context.Context, c *node.Call) error {

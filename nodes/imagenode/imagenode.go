@@ -1,9 +1,10 @@
 // Package imagenode holds ComfyUI's core IMAGE nodes that need no model:
 // scaling, batching, padding, cropping, flipping, blending, blurring,
-// quantizing, comparing and the like, from nodes.py and comfy_extras
-// (nodes_post_processing, nodes_rebatch, nodes_images, nodes_morphology,
-// nodes_image_compare; the nodes_mask and nodes_compositing classes are in
-// package masknode).
+// quantizing, edge detection, comparing and the like, from nodes.py and
+// comfy_extras (nodes_post_processing, nodes_rebatch, nodes_canny,
+// nodes_images, nodes_dataset, nodes_morphology, nodes_flux, nodes_sdpose,
+// nodes_image_compare, nodes_curve; the nodes_mask and nodes_compositing
+// classes are in package masknode).
 //
 // Each node computes what ComfyUI's does, in float32 and, where ComfyUI
 // calls torch or Pillow, in their order of operations; doc comments say where
@@ -28,16 +29,28 @@ func Register(r *node.Registry) {
 		imageScale, imageScaleBy, imageInvert, imageBatch, imagePadForOutpaint, emptyImage,
 		// comfy_extras.nodes_post_processing
 		imageBlend, imageBlur, imageQuantize, imageSharpen, imageScaleToTotalPixels, resizeImageMask, batchImagesNode,
+		colorTransfer,
 		// comfy_extras.nodes_rebatch
 		rebatchImages,
+		// comfy_extras.nodes_canny
+		cannyNode,
 		// comfy_extras.nodes_images
 		imageCrop, imageCropV2, primitiveBoundingBox, repeatImageBatch, imageFromBatch, imageAddNoise,
 		imageStitch, resizeAndPadImage, getImageSize, imageRotate, imageFlip, imageScaleToMaxDimension,
 		splitImageToTileList, imageMergeTileList,
+		// comfy_extras.nodes_dataset
+		resizeImagesByShorterEdge, resizeImagesByLongerEdge, centerCropImages, randomCropImages, normalizeImages,
+		adjustBrightness, adjustContrast, shuffleDataset, imageDeduplication, imageGrid, mergeImageLists,
 		// comfy_extras.nodes_morphology
 		morphology, imageRGBToYUV, imageYUVToRGB,
+		// comfy_extras.nodes_flux
+		fluxKontextImageScale,
+		// comfy_extras.nodes_sdpose
+		cropByBBoxes,
 		// comfy_extras.nodes_image_compare
 		imageCompare,
+		// comfy_extras.nodes_curve
+		imageHistogram,
 	)
 }
 

@@ -398,6 +398,11 @@ func TestSameResultOnOneCore(t *testing.T) {
 		{"ImageAddNoise", map[string]any{"image": img, "seed": int64(3), "strength": 0.5}},
 		{"ImageBlend", map[string]any{"image1": img, "image2": testImage(1, 20, 30, 3), "blend_factor": 0.4, "blend_mode": "soft_light"}},
 		{"ImageQuantize", map[string]any{"image": img, "colors": int64(16), "dither": "floyd-steinberg"}},
+		{"Canny", map[string]any{"image": img, "low_threshold": 0.05, "high_threshold": 0.2}},
+		{"ColorTransfer", map[string]any{"image_target": img, "image_ref": testImage(1, 20, 30, 3), "method": "mkl_lab",
+			"source_stats": "per_frame", "strength": 0.7}},
+		{"ColorTransfer", map[string]any{"image_target": img, "image_ref": testImage(2, 20, 30, 3), "method": "histogram",
+			"source_stats": "uniform", "strength": 1.0}},
 	}
 	for _, c := range cases {
 		class, _ := r.Lookup(c.class)
@@ -467,6 +472,15 @@ func BenchmarkImageScaleBicubic1024To2048(b *testing.B) {
 
 func BenchmarkImageBlurRadius10At1024(b *testing.B) {
 	benchNode(b, "ImageBlur", map[string]any{"image": testImage(1, 1024, 1024, 3), "blur_radius": int64(10), "sigma": 1.0})
+}
+
+func BenchmarkCanny1024(b *testing.B) {
+	benchNode(b, "Canny", map[string]any{"image": testImage(1, 1024, 1024, 3), "low_threshold": 0.4, "high_threshold": 0.8})
+}
+
+func BenchmarkColorTransferMKL1024(b *testing.B) {
+	benchNode(b, "ColorTransfer", map[string]any{"image_target": testImage(1, 1024, 1024, 3),
+		"image_ref": testImage(1, 512, 512, 3), "method": "mkl_lab", "source_stats": "per_frame", "strength": 1.0})
 }
 
 func BenchmarkImageCompositeMasked2048(b *testing.B) {

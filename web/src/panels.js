@@ -49,12 +49,29 @@ export class JobsPanel {
     this.onOpen = onOpen;
     this.onError = onError;
     this.pending = null;
+    this.stale = false;
   }
 
-  /** refresh reloads the list; calls made while one is in flight are folded into it. */
+  /**
+   * refresh reloads the list. Calls made while a load is in flight fold
+   * into one more load after it: the answer in flight may predate what
+   * they were told of (a cancel, a finished job).
+   */
   refresh() {
-    this.pending ??= this.load().finally(() => (this.pending = null));
+    this.stale = true;
+    this.pending ??= this.reload();
     return this.pending;
+  }
+
+  async reload() {
+    try {
+      while (this.stale) {
+        this.stale = false;
+        await this.load();
+      }
+    } finally {
+      this.pending = null; // in the same turn as the last check of stale
+    }
   }
 
   async load() {

@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -46,19 +48,37 @@ func (db *DB) ListenInterrupts(ctx context.Context, fn func(id string)) error {
 }
 
 // PublishEvent implements event.Transport: the event is the payload of a
-// notification, or, past maxNotified bytes, a row of the events table
-// whose id is notified (rows older than five minutes are deleted then).
-func (db *DB) PublishEvent(ctx context.Context, payload []byte) error {
-	if len(payload) <= maxNotified {
+// notification, or, if it is binary or past maxNotified bytes, a row of
+// the events table whose id is notified. The row expires after five
+// minutes, or lossyExpiry for a lossy event; expired rows are deleted then.
+func (db *DB) PublishEvent(ctx context.Context, payload []byte, lossy bool) error {
+	if len(payload) <= maxNotified && notifiable(payload) {
 		_, err := db.pool.Exec(ctx, `SELECT pg_notify($1, current_schema() || E'\n' || $2)`, eventChannel, string(payload))
 		return err
 	}
+	expiry := eventExpiry
+	if lossy {
+		expiry = lossyExpiry
+	}
 	_, err := db.pool.Exec(ctx, `
-		WITH old AS (DELETE FROM events WHERE created < now() - interval '5 minutes'),
-		ins AS (INSERT INTO events (payload) VALUES ($2) RETURNING id)
+		WITH old AS (DELETE FROM events WHERE expires < now()),
+		ins AS (INSERT INTO events (payload, expires) VALUES ($2, now() + $4::interval) RETURNING id)
 		SELECT pg_notify($1, current_schema() || E'\n' || $3 || id) FROM ins`,
-		eventChannel, payload, storedEvent)
+		eventChannel, payload, storedEvent, expiry)
 	return err
+}
+
+// How long a stored event is kept: long after every listener read it, or,
+// for a lossy one, a little after.
+const (
+	eventExpiry = "5 minutes"
+	lossyExpiry = "10 seconds"
+)
+
+// notifiable reports whether payload can be a notification's text: UTF-8
+// without NUL (a preview's JPEG can't).
+func notifiable(payload []byte) bool {
+	return utf8.Valid(payload) && bytes.IndexByte(payload, 0) < 0
 }
 
 // ListenEvents implements event.Transport on a connection of its own,

@@ -53,9 +53,9 @@ func TestBroadcast(t *testing.T) {
 			}
 		}
 	}
-	probe(func() error { return a.PublishEvent(ctx, []byte("probe")) }, events)
+	probe(func() error { return a.PublishEvent(ctx, []byte("probe"), false) }, events)
 	probe(func() error { return a.PublishInterrupt(ctx, "probe") }, interrupts)
-	probe(func() error { return stranger.PublishEvent(ctx, []byte("probe")) }, foreign)
+	probe(func() error { return stranger.PublishEvent(ctx, []byte("probe"), false) }, foreign)
 	drain := func(c chan string) {
 		for {
 			select {
@@ -69,10 +69,12 @@ func TestBroadcast(t *testing.T) {
 	drain(interrupts)
 	drain(foreign)
 
+	// A large event, and binary ones (a preview's JPEG), lossy or not, go
+	// through the events table.
 	large := strings.Repeat("x", 3*maxNotified)
-	sent := []string{"first", large, "last"}
-	for _, p := range sent {
-		if err := a.PublishEvent(ctx, []byte(p)); err != nil {
+	sent := []string{"first", large, "\x00\x00\x00\x01\xff\xd8", "preview\x00", "last"}
+	for i, p := range sent {
+		if err := a.PublishEvent(ctx, []byte(p), i == 3); err != nil {
 			t.Fatalf("PublishEvent(%d bytes): %v", len(p), err)
 		}
 	}
@@ -89,7 +91,7 @@ func TestBroadcast(t *testing.T) {
 	}
 	// Notifications reach a listener in commit order: had a's leaked to
 	// the other schema, they would come before this one.
-	if err := stranger.PublishEvent(ctx, []byte("end")); err != nil {
+	if err := stranger.PublishEvent(ctx, []byte("end"), false); err != nil {
 		t.Fatal(err)
 	}
 	if got := <-foreign; got != "end" {

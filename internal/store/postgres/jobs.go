@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,7 +22,7 @@ const finished = `('completed', 'failed', 'cancelled')`
 // jobColumns are the columns scanJob reads.
 const jobColumns = `id, number, number_is_float, status, user_id, workflow_id, client_id, worker,
 	create_time, start_time, end_time, outputs_count, status_str, prompt, extra_data, sensitive,
-	outputs_to_execute, outputs, meta, messages, execution_error, preview_output`
+	outputs_to_execute, outputs, meta, messages, execution_error, preview_output, webhook_url, node_timing`
 
 const selectJobs = `SELECT ` + jobColumns + ` FROM jobs`
 
@@ -31,7 +32,7 @@ func scanJob(row pgx.Row) (*store.Job, error) {
 		&j.ClientID, &j.Worker, &j.CreateTime, &j.StartTime, &j.EndTime, &j.OutputsCount, &j.StatusStr,
 		(*[]byte)(&j.Prompt), (*[]byte)(&j.ExtraData), (*[]byte)(&j.Sensitive), &j.OutputsToExecute,
 		(*[]byte)(&j.Outputs), (*[]byte)(&j.Meta), (*[]byte)(&j.Messages),
-		(*[]byte)(&j.ExecutionError), (*[]byte)(&j.PreviewOutput))
+		(*[]byte)(&j.ExecutionError), (*[]byte)(&j.PreviewOutput), &j.WebhookURL, (*[]byte)(&j.NodeTiming))
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +71,8 @@ const enqueueSQL = `INSERT INTO jobs (id, number, number_is_float, status, user_
 	create_time = excluded.create_time, start_time = 0, end_time = 0, lease_until = 0, outputs_count = 0,
 	status_str = '', prompt = excluded.prompt, extra_data = excluded.extra_data,
 	sensitive = excluded.sensitive, outputs_to_execute = excluded.outputs_to_execute,
-	outputs = NULL, meta = NULL, messages = NULL, execution_error = NULL, preview_output = NULL`
+	outputs = NULL, meta = NULL, messages = NULL, execution_error = NULL, preview_output = NULL,
+	webhook_url = '', node_timing = NULL`
 
 // Enqueue implements store.Store. Any Status other than "" or Pending is an
 // error, as are an empty ID and a NaN Number.
@@ -88,11 +90,22 @@ func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
 	return err
 }
 
+// NextNumber implements store.Store with the sequence of
+// migrations/006_queue.sql.
+func (db *DB) NextNumber(ctx context.Context) (float64, error) {
+	var n int64
+	err := db.pool.QueryRow(ctx, `SELECT nextval('queue_numbers')`).Scan(&n)
+	return float64(n), err
+}
+
 // claimSQL starts the first job of the queue, leased to its worker for
 // Lease ms from its start. SKIP LOCKED passes over the jobs other claimers
 // are taking, and the row lock, taken on the newest version of the row
 // with status = 'pending' checked again, is what makes each job start once.
-const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = $1, start_time = $2,
+// The worker reads its clock before the claim, so a job enqueued in between
+// would seem to start before it was created: its start is its creation.
+const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = $1,
+	start_time = GREATEST($2::bigint, create_time),
 	lease_until = $2::bigint + $3::bigint, seq = nextval('jobs_seq')
 	WHERE id = (SELECT id FROM jobs WHERE status = 'pending' ORDER BY number, id
 		LIMIT 1 FOR UPDATE SKIP LOCKED)
@@ -124,15 +137,43 @@ func finishArgs(id string, r store.Result) []any {
 }
 
 // Finish implements store.Store. r.Status must be a terminal state.
+//
+// A result lost would make the job run again once its lease ran out, so
+// while the database can't be reached (it restarts), Finish tries again
+// for up to reconnectFor, within the lease, unless ctx ends. An attempt
+// may have committed before its answer was lost: a later attempt then
+// finds the job finished with r, which counts as success.
 func (db *DB) Finish(ctx context.Context, worker, id string, r store.Result) error {
 	if !r.Status.Finished() {
 		return fmt.Errorf("postgres: finish %q: status %q is not a final state", id, r.Status)
 	}
-	n, err := db.exec(ctx, finishSQL+` AND worker = $11`, append(finishArgs(id, r), worker)...)
-	if err == nil && n == 0 {
-		return store.ErrNotFound
+	args := append(finishArgs(id, r), worker)
+	giveUp := time.Now().Add(reconnectFor)
+	for attempt := 1; ; attempt++ {
+		n, err := db.exec(ctx, finishSQL+` AND worker = $11`, args...)
+		switch {
+		case err == nil && n > 0:
+			return nil
+		case err == nil && attempt == 1:
+			return store.ErrNotFound
+		case err == nil:
+			var done bool
+			err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM jobs
+				WHERE id = $1 AND worker = $2 AND status = $3 AND end_time = $4)`,
+				id, worker, r.Status, r.EndTime).Scan(&done)
+			if err == nil && !done {
+				err = store.ErrNotFound
+			}
+			return err
+		case !unreachable(err) || time.Now().After(giveUp):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(reconnectPause):
+		}
 	}
-	return err
 }
 
 // RequeueRunning implements store.Store: worker's running jobs are

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -143,6 +144,29 @@ func retry(fn func() error) error {
 			return err
 		}
 	}
+}
+
+// How long, and how often, a write that must not be lost is tried again
+// while the database can't be reached: a restart takes seconds, and the
+// lease of the job it finishes (store.Lease) outlasts reconnectFor.
+const (
+	reconnectFor   = 30 * time.Second
+	reconnectPause = 500 * time.Millisecond
+)
+
+// unreachable reports whether err means that the database could not be
+// reached, or went away during the statement: the connection broke (no
+// answer from the server), or the server is shutting down or starting
+// (classes 08 and 57P).
+func unreachable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P")
+	}
+	return true
 }
 
 // inTx runs fn in a transaction, commits if fn succeeds, and retries as

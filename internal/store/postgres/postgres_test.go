@@ -2,12 +2,9 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,65 +16,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gocomfy/gocomfy/internal/store"
+	"github.com/gocomfy/gocomfy/internal/store/postgres/pgtest"
 	"github.com/gocomfy/gocomfy/internal/store/storetest"
 )
 
-// urlEnv names the variable that points the tests at a PostgreSQL server
-// (scripts/pg-test-cluster.sh starts one).
-const urlEnv = "GOCOMFY_TEST_POSTGRES_URL"
+// serverURL returns the test server's URL (pgtest.ServerURL).
+func serverURL(t testing.TB) string { t.Helper(); return pgtest.ServerURL(t) }
 
-// serverURL returns the test server's URL. Without one the tests skip,
-// except under CI, where nothing may be skipped silently.
-func serverURL(t testing.TB) string {
-	u := os.Getenv(urlEnv)
-	if u == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not set (CI=true): run scripts/pg-test-cluster.sh", urlEnv)
-		}
-		t.Skipf("%s is not set; scripts/pg-test-cluster.sh starts a server", urlEnv)
-	}
-	return u
-}
-
-// freshSchema creates an empty schema, dropped when the test ends, and
-// returns a connection string whose connections use it.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := serverURL(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "gocomfy_test_" + hex.EncodeToString(b)
-	admin := func(sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), sql); err != nil {
-			t.Fatal(err)
-		}
-	}
-	admin("CREATE SCHEMA " + name)
-	t.Cleanup(func() { admin("DROP SCHEMA " + name + " CASCADE") })
-	return withSearchPath(t, base, name)
-}
-
-// withSearchPath adds search_path to a URL or key=value connection string;
-// pgx sends it as a run-time parameter when it connects.
-func withSearchPath(t testing.TB, conn, schema string) string {
-	if !strings.HasPrefix(conn, "postgres://") && !strings.HasPrefix(conn, "postgresql://") {
-		return conn + " search_path=" + schema
-	}
-	u, err := url.Parse(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// freshSchema returns a connection string to an empty schema of the
+// test's own (pgtest.Schema).
+func freshSchema(t testing.TB) string { t.Helper(); return pgtest.Schema(t) }
 
 func open(t testing.TB, url string) *DB {
 	t.Helper()
@@ -208,12 +156,43 @@ func TestMigrations(t *testing.T) {
 	}
 }
 
+// TestNumbersAfterUpgrade runs migration 6 on a schema that holds pending
+// prompts numbered by the instances themselves, as before it: the shared
+// counter continues after the highest of them, so new prompts queue
+// behind them, and numbers too large to count on from are passed over.
+func TestNumbersAfterUpgrade(t *testing.T) {
+	ctx := t.Context()
+	db := open(t, freshSchema(t))
+	defer db.Close()
+	for i, n := range []float64{41.5, -7, 1e300, math.Inf(1)} {
+		if err := db.Enqueue(ctx, &store.Job{ID: fmt.Sprint(i), Number: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Undo migration 6, then run it on the jobs now queued.
+	if _, err := db.pool.Exec(ctx, `DROP SEQUENCE queue_numbers; ALTER TABLE events DROP COLUMN expires;
+		CREATE INDEX events_created ON events (created)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.pool.Exec(ctx, ms[5]); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.NextNumber(ctx); n != 42 || err != nil {
+		t.Errorf("NextNumber after the upgrade = %v, %v; want 42", n, err)
+	}
+}
+
 // TestPlans checks that the default /api/jobs page, the queue and the
 // history are read from their indexes, not by sorting the table.
 func TestPlans(t *testing.T) {
-	db := open(t, freshSchema(t))
+	url := freshSchema(t)
+	db := open(t, url)
 	defer db.Close()
-	fill(t, db, 20000)
+	pgtest.FillJobs(t, url, 20000)
 	listing := func(q store.JobQuery) *listing {
 		l, err := newListing(q)
 		if err != nil {
@@ -247,55 +226,16 @@ func TestPlans(t *testing.T) {
 	}
 }
 
-// fill adds n finished jobs with COPY, then a few pending ones, and
-// refreshes the planner's statistics.
-func fill(t testing.TB, db *DB, n int) {
-	t.Helper()
-	ctx := context.Background()
-	statuses := []string{"completed", "completed", "completed", "failed", "cancelled"}
-	users := []string{"", "", "alice", "bob"}
-	prompt := []byte(`{"1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}}}`)
-	outputs := []byte(`{"9": {"images": [{"filename": "ComfyUI_00001_.png", "subfolder": "", "type": "output"}]}}`)
-	i := 0
-	_, err := db.pool.CopyFrom(ctx, pgx.Identifier{"jobs"},
-		[]string{"id", "seq", "number", "number_is_float", "status", "user_id", "workflow_id", "client_id",
-			"worker", "create_time", "start_time", "end_time", "outputs_count", "status_str",
-			"prompt", "outputs_to_execute", "outputs"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == n {
-				return nil, nil
-			}
-			i++
-			create := 1_700_000_000_000 + int64(i/2)*1000 // pairs tie
-			return []any{fmt.Sprintf("%08x-fixture", i), int64(i), float64(i), false, statuses[i%len(statuses)],
-				users[i%len(users)], fmt.Sprintf("wf-%d", i%100), "client", "w", create, create + 10,
-				create + 10 + int64(i%5000), 1, "success", prompt, []string{"9"}, outputs}, nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.pool.Exec(ctx, `SELECT setval('jobs_seq', $1)`, n); err != nil {
-		t.Fatal(err)
-	}
-	for k := range 10 {
-		if err := db.Enqueue(ctx, &store.Job{ID: fmt.Sprintf("pending-%d", k), Number: float64(k), CreateTime: 1_800_000_000_000}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := db.pool.Exec(ctx, `VACUUM ANALYZE jobs`); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // BenchmarkJobsPage measures the first /api/jobs page (limit 50, the
 // default sort) and a status-filtered one, with 1,000,000 finished jobs.
 func BenchmarkJobsPage(b *testing.B) {
 	if testing.Short() {
 		b.Skip("builds a 1M-job fixture")
 	}
-	db := open(b, freshSchema(b))
+	url := freshSchema(b)
+	db := open(b, url)
 	defer db.Close()
-	fill(b, db, 1_000_000)
+	pgtest.FillJobs(b, url, 1_000_000)
 	for _, c := range []struct {
 		name string
 		q    store.JobQuery

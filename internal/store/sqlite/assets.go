@@ -858,6 +858,33 @@ func (db *DB) MarkMissing(ctx context.Context, dir string, present []string, at 
 	return n, err
 }
 
+// MarkMissingOutside implements store.AssetStore.
+func (db *DB) MarkMissingOutside(ctx context.Context, dirs []string, at time.Time) (int, error) {
+	if len(dirs) == 0 {
+		return 0, nil
+	}
+	// Under a dir: the range of MarkMissing.
+	var under []string
+	var args []any
+	for _, d := range dirs {
+		d = strings.TrimSuffix(d, "/")
+		under = append(under, `(file_path > ? AND file_path < ?)`)
+		args = append(args, d+"/", d+"0")
+	}
+	outside := `file_path IS NOT NULL AND deleted_at IS NULL AND is_missing = 0 AND NOT (` + strings.Join(under, " OR ") + `)`
+	var n int
+	err := db.write(ctx, func(t txn) error {
+		if _, err := t.exec(`INSERT OR IGNORE INTO asset_ref_tags (ref, tag, origin, added_at)
+			SELECT seq, 'missing', 'automatic', ? FROM asset_refs WHERE `+outside, append([]any{micros(at)}, args...)...); err != nil {
+			return err
+		}
+		var err error
+		n, err = t.exec(`UPDATE asset_refs SET is_missing = 1 WHERE `+outside, args...)
+		return err
+	})
+	return n, err
+}
+
 // exists reports whether a query returns a row.
 func (t txn) exists(query string, args ...any) (bool, error) {
 	var one int

@@ -51,50 +51,32 @@ func TestSeedTagsMatchMigration(t *testing.T) {
 	}
 }
 
-// fillAssets stores n references the way a busy server holds them: half
-// inputs, half outputs, a few other tags, metadata on every one. Rows go
-// in directly, many per transaction, as PutRef's one transaction per
-// reference would take minutes.
+// fillAssets stores n storetest.FillRef references. Rows go in directly,
+// many per transaction, as PutRef's one transaction per reference would
+// take minutes.
 func fillAssets(tb testing.TB, db *DB, n int) {
 	tb.Helper()
 	rnd := rand.New(rand.NewPCG(7, 8))
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	words := []string{"cat", "dog", "portrait", "landscape", "ComfyUI", "upscaled", "mask", "flux"}
 	const batch = 5000
 	for start := 0; start < n; start += batch {
 		err := db.write(tb.Context(), func(t txn) error {
 			for i := start; i < min(start+batch, n); i++ {
+				r := storetest.FillRef(i, rnd)
 				assetID, refID := fmt.Sprintf("a-%08d", i), fmt.Sprintf("%08d-0000-4000-8000-000000000000", i)
-				created := base.Add(time.Duration(i) * time.Second).UnixMicro()
-				size := int64(1000 + rnd.IntN(5_000_000))
-				if _, err := t.exec(`INSERT INTO assets (id, hash, size_bytes, mime_type, created_at) VALUES (?, ?, ?, 'image/png', ?)`,
-					assetID, fmt.Sprintf("blake3:%064x", i), size, created); err != nil {
+				created := r.Time.UnixMicro()
+				if _, err := t.exec(`INSERT INTO assets (id, hash, size_bytes, mime_type, created_at) VALUES (?, ?, ?, ?, ?)`,
+					assetID, r.Hash, r.Size, r.MimeType, created); err != nil {
 					return err
-				}
-				name := fmt.Sprintf("%s_%s_%05d_.png", words[rnd.IntN(len(words))], words[rnd.IntN(len(words))], i)
-				meta := fmt.Sprintf(`{"filename": %q, "seed": %d}`, name, rnd.IntN(100))
-				owner := ""
-				if i%10 == 3 {
-					owner = "default"
 				}
 				var seq int64
 				if err := t.scanRow(`INSERT INTO asset_refs (id, asset_id, name, name_folded, owner_id, user_metadata,
 					system_metadata, size, created_at, updated_at, last_access_time)
-					VALUES (?, ?, ?, ?, ?, ?, '{"kind": "image", "width": 512, "height": 512}', ?, ?, ?, ?) RETURNING seq`,
-					[]any{refID, assetID, name, strings.ToLower(name), owner, meta, size, created, created, created}, &seq); err != nil {
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+					[]any{refID, assetID, r.Name, strings.ToLower(r.Name), r.OwnerID, string(r.UserMetadata), string(r.SystemMetadata),
+						r.Size, created, created, created}, &seq); err != nil {
 					return err
 				}
-				tags := []string{"input"}
-				if i%2 == 1 {
-					tags = []string{"output"}
-				}
-				if i%7 == 0 {
-					tags = append(tags, "favorite")
-				}
-				if i%100 == 0 {
-					tags = append(tags, "rare")
-				}
-				if err := t.addTags(seq, tags, "automatic", base); err != nil {
+				if err := t.addTags(seq, r.Tags, r.TagOrigin, r.Time); err != nil {
 					return err
 				}
 				if err := t.project(seq); err != nil {
@@ -109,60 +91,12 @@ func fillAssets(tb testing.TB, db *DB, n int) {
 	}
 }
 
-// listCases are the listings measured at scale: what the frontend's asset
-// browser sends, and the filters of the API.
-var listCases = []struct {
-	name string
-	q    store.AssetQuery
-}{
-	{"all", store.AssetQuery{Limit: 20, Desc: true}},
-	{"input", store.AssetQuery{AssetFilter: store.AssetFilter{IncludeTags: []string{"input"}}, Limit: 20, Desc: true}},
-	{"frontend-input", store.AssetQuery{AssetFilter: store.AssetFilter{IncludeTags: []string{"input"}, ExcludeTags: []string{"missing"}}, Limit: 500, Desc: true}},
-	{"output-not-favorite", store.AssetQuery{AssetFilter: store.AssetFilter{IncludeTags: []string{"output"}, ExcludeTags: []string{"favorite"}}, Limit: 20, Desc: true}},
-	{"rare", store.AssetQuery{AssetFilter: store.AssetFilter{IncludeTags: []string{"rare"}}, Limit: 20, Desc: true}},
-	{"name", store.AssetQuery{AssetFilter: store.AssetFilter{NameContains: "Portrait_Cat"}, Limit: 20, Desc: true}},
-	{"sort-size", store.AssetQuery{AssetFilter: store.AssetFilter{IncludeTags: []string{"output"}}, Sort: store.SortSize, Limit: 100}},
-	{"sort-name-offset", store.AssetQuery{Sort: store.SortName, Limit: 20, Offset: 5000}},
-	{"metadata", store.AssetQuery{AssetFilter: store.AssetFilter{Metadata: store.MetaFilter{{Key: "seed", Values: []any{float64(42)}}}}, Limit: 20, Desc: true}},
-	{"owner", store.AssetQuery{AssetFilter: store.AssetFilter{Owner: "default"}, Limit: 20, Desc: true}},
-}
-
 // BenchmarkListAssets measures listings (page and total) at 100,000
 // references; it reports p50 and p99 latencies.
 func BenchmarkListAssets(b *testing.B) {
 	db := openAssets(b)
 	fillAssets(b, db, 100_000)
-	for _, c := range listCases {
-		b.Run(c.name, func(b *testing.B) {
-			var lat []time.Duration
-			for b.Loop() {
-				start := time.Now()
-				if _, _, err := db.ListRefs(b.Context(), c.q); err != nil {
-					b.Fatal(err)
-				}
-				lat = append(lat, time.Since(start))
-			}
-			reportPercentiles(b, lat)
-		})
-	}
-	b.Run("tags", func(b *testing.B) {
-		var lat []time.Duration
-		for b.Loop() {
-			start := time.Now()
-			if _, _, err := db.Tags(b.Context(), store.TagQuery{Order: store.TagsByCount, IncludeZero: true, Limit: 100}); err != nil {
-				b.Fatal(err)
-			}
-			lat = append(lat, time.Since(start))
-		}
-		reportPercentiles(b, lat)
-	})
-}
-
-func reportPercentiles(b *testing.B, lat []time.Duration) {
-	slices.Sort(lat)
-	at := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) }
-	b.ReportMetric(at(0.50), "p50-µs")
-	b.ReportMetric(at(0.99), "p99-µs")
+	storetest.BenchListAssets(b, db)
 }
 
 // TestListPlans checks the plans of the listings at scale: a page walks
@@ -171,16 +105,16 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 func TestListPlans(t *testing.T) {
 	db := openAssets(t)
 	fillAssets(t, db, 2000)
-	for _, c := range listCases {
+	for _, c := range storetest.ListCases {
 		var plan []string
 		var driven bool
 		err := db.read(t.Context(), func(tx txn) error {
-			p, err := tx.plan(c.q.AssetFilter)
+			p, err := tx.plan(c.Q.AssetFilter)
 			if err != nil {
 				return err
 			}
-			driven = p.drives(c.q)
-			query, args := p.pageSQL(c.q, sortIndexes[cmp.Or(c.q.Sort, store.SortAssetCreated)])
+			driven = p.drives(c.Q)
+			query, args := p.pageSQL(c.Q, sortIndexes[cmp.Or(c.Q.Sort, store.SortAssetCreated)])
 			rows, err := tx.tx.QueryContext(t.Context(), `EXPLAIN QUERY PLAN `+query, args...)
 			if err != nil {
 				return err
@@ -198,16 +132,16 @@ func TestListPlans(t *testing.T) {
 			t.Fatal(err)
 		}
 		joined := strings.Join(plan, "\n")
-		index := sortIndexes[cmp.Or(c.q.Sort, store.SortAssetCreated)].index
+		index := sortIndexes[cmp.Or(c.Q.Sort, store.SortAssetCreated)].index
 		switch {
-		case driven != (c.name == "rare"):
-			t.Errorf("%s: driven by a tag %v, want %v", c.name, driven, !driven)
+		case driven != (c.Name == "rare"):
+			t.Errorf("%s: driven by a tag %v, want %v", c.Name, driven, !driven)
 		case driven && !strings.Contains(joined, "SEARCH d USING COVERING INDEX asset_ref_tags_tag"):
-			t.Errorf("%s: a driven page does not start from the tag index:\n%s", c.name, joined)
+			t.Errorf("%s: a driven page does not start from the tag index:\n%s", c.Name, joined)
 		case !driven && strings.Contains(joined, "TEMP B-TREE"):
-			t.Errorf("%s: the page sorts instead of walking an index:\n%s", c.name, joined)
-		case !driven && c.q.NameContains == "" && !strings.Contains(joined, "SCAN r USING COVERING INDEX "+index):
-			t.Errorf("%s: the page does not walk %s alone:\n%s", c.name, index, joined)
+			t.Errorf("%s: the page sorts instead of walking an index:\n%s", c.Name, joined)
+		case !driven && c.Q.NameContains == "" && !strings.Contains(joined, "SCAN r USING COVERING INDEX "+index):
+			t.Errorf("%s: the page does not walk %s alone:\n%s", c.Name, index, joined)
 		}
 	}
 }

@@ -20,7 +20,7 @@ const finished = `('completed', 'failed', 'cancelled')`
 const jobColumns = `j.id, j.number, j.number_is_float, j.status, j.user_id, j.workflow_id,
 	j.client_id, j.worker, j.create_time, j.start_time, j.end_time, j.outputs_count, j.status_str,
 	p.prompt, p.extra_data, p.sensitive, p.outputs_to_execute, p.outputs, p.meta, p.messages,
-	p.execution_error, p.preview_output`
+	p.execution_error, p.preview_output, p.webhook_url, p.node_timing`
 
 const selectJobs = `SELECT ` + jobColumns + ` FROM jobs j JOIN job_payloads p ON p.id = j.id`
 
@@ -34,7 +34,7 @@ func scanJob(row interface{ Scan(...any) error }) (*store.Job, error) {
 		&j.ClientID, &j.Worker, &j.CreateTime, &j.StartTime, &j.EndTime, &j.OutputsCount, &j.StatusStr,
 		(*[]byte)(&j.Prompt), (*[]byte)(&j.ExtraData), (*[]byte)(&j.Sensitive), &outputs,
 		(*[]byte)(&j.Outputs), (*[]byte)(&j.Meta), (*[]byte)(&j.Messages),
-		(*[]byte)(&j.ExecutionError), (*[]byte)(&j.PreviewOutput))
+		(*[]byte)(&j.ExecutionError), (*[]byte)(&j.PreviewOutput), &j.WebhookURL, (*[]byte)(&j.NodeTiming))
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +149,9 @@ func (db *DB) Enqueue(ctx context.Context, j *store.Job) error {
 }
 
 // claimSQL starts the first job of the queue, leased to its worker; the
-// queue_update trigger takes it out of the queue.
-const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = ?1, start_time = ?2,
+// queue_update trigger takes it out of the queue. A job enqueued after the
+// worker read its clock starts at its creation, never before it.
+const claimSQL = `UPDATE jobs SET status = 'in_progress', worker = ?1, start_time = max(?2, create_time),
 	lease_until = ?2 + ?3, seq = ` + newSeq + `
 	WHERE id = (SELECT id FROM queue ORDER BY number, id LIMIT 1) RETURNING id`
 
@@ -261,6 +262,30 @@ func (db *DB) RequeueExpired(ctx context.Context, now int64, r *store.Result) ([
 		return nil
 	})
 	return ids, err
+}
+
+// NextNumber implements store.Store with a counter in memory, as
+// ComfyUI's: one process owns a SQLite store. The first call starts it
+// after the highest pending number (0 at least).
+func (db *DB) NextNumber(ctx context.Context) (float64, error) {
+	db.numberMu.Lock()
+	defer db.numberMu.Unlock()
+	if !db.numberReady {
+		var highest sql.NullFloat64
+		err := db.read(ctx, func(t txn) error {
+			return t.scanRow(`SELECT max(number) FROM queue`, nil, &highest)
+		})
+		if err != nil {
+			return 0, err
+		}
+		if highest.Valid && highest.Float64 >= 0 {
+			db.nextNumber = math.Floor(highest.Float64) + 1
+		}
+		db.numberReady = true
+	}
+	n := db.nextNumber
+	db.nextNumber++
+	return n, nil
 }
 
 const queuePendingSQL = `SELECT ` + jobColumns + ` FROM queue q

@@ -26,6 +26,10 @@ import (
 type DB struct {
 	w *stmtCache // the only writer connection
 	r *stmtCache // read-only pool
+
+	numberMu    sync.Mutex // guards the prompt counter of NextNumber
+	numberReady bool       // nextNumber was set by the first NextNumber
+	nextNumber  float64
 }
 
 var _ store.Store = (*DB)(nil)

@@ -82,6 +82,10 @@ func TestReopen(t *testing.T) {
 	if p, r, err := db.QueueLen(ctx); p != 1 || r != 1 || err != nil {
 		t.Errorf("QueueLen after reopening = %d, %d, %v; want 1, 1", p, r, err)
 	}
+	// Numbering continues behind the pending prompt (2.5).
+	if n, err := db.NextNumber(ctx); n != 3 || err != nil {
+		t.Errorf("NextNumber after reopening = %v, %v; want 3", n, err)
+	}
 	var version int
 	if err := db.r.db.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); err != nil || version != len(mustMigrations(t)) {
 		t.Errorf("schema_version = %d, %v; want %d", version, err, len(mustMigrations(t)))

@@ -39,7 +39,11 @@ func RunAssets(t *testing.T, open func(t *testing.T) store.AssetStore) {
 		{"Tags", testTags},
 		{"TagHistogram", testTagHistogram},
 		{"MarkMissing", testMarkMissing},
+		{"MarkMissingOutside", testMarkMissingOutside},
+		{"BadValues", testBadValues},
 		{"ConcurrentContent", testConcurrentContent},
+		{"ConcurrentFile", testConcurrentFile},
+		{"ConcurrentCounts", testConcurrentCounts},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -789,6 +793,85 @@ func testMarkMissing(t *testing.T, s store.AssetStore) {
 	}
 }
 
+// testMarkMissingOutside flags the file references under none of the
+// folders (a sibling with the same prefix is outside), not API-made or
+// deleted ones.
+func testMarkMissingOutside(t *testing.T, s store.AssetStore) {
+	ctx := t.Context()
+	var refs []*store.AssetRef
+	for i, p := range []string{"/base/input/a.png", "/base/input/sub/b.png", "/base/input2/c.png", "/old/models/d.bin", "/base/output/e.png", "/old/f.png"} {
+		n := newRef(i+1, p)
+		n.FilePath, n.MtimeNS = p, 1
+		refs = append(refs, putRef(t, s, n))
+	}
+	api := putRef(t, s, newRef(9, "api"))
+	if err := s.DeleteRef(ctx, refs[5].ID, "", at(1)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.MarkMissingOutside(ctx, nil, at(1)); err != nil || n != 0 {
+		t.Errorf("MarkMissingOutside(none) = %d, %v; want 0", n, err)
+	}
+	n, err := s.MarkMissingOutside(ctx, []string{"/base/input/", "/base/output"}, at(2))
+	if err != nil || n != 2 {
+		t.Fatalf("MarkMissingOutside = %d, %v; want 2 (input2/c.png, models/d.bin)", n, err)
+	}
+	for i, r := range append(refs[:5:5], api) {
+		got := getRef(t, s, r.ID, "")
+		want := i == 2 || i == 3
+		if got.IsMissing != want || slices.Contains(got.Tags, "missing") != want {
+			t.Errorf("%s: missing %v tags %q, want missing %v", r.Name, got.IsMissing, got.Tags, want)
+		}
+	}
+	if n, err := s.MarkMissingOutside(ctx, []string{"/base/input"}, at(3)); err != nil || n != 1 {
+		t.Errorf("second MarkMissingOutside = %d, %v; want 1 (output/e.png; the others are flagged already)", n, err)
+	}
+	tags, _, err := s.Tags(ctx, store.TagQuery{Prefix: "missing", Limit: 10, IncludeZero: true})
+	if err != nil || len(tags) != 1 || tags[0].Count != 3 {
+		t.Errorf("tag missing = %v, %v; want count 3", tags, err)
+	}
+}
+
+func withMeta(n store.NewRef, meta string) store.NewRef {
+	n.UserMetadata = json.RawMessage(meta)
+	return n
+}
+
+// testBadValues gives the store what a client may send and it may not
+// keep: it takes it, or refuses it with ErrBadValue (never another error),
+// and goes on working.
+func testBadValues(t *testing.T, s store.AssetStore) {
+	ctx := t.Context()
+	kept := putRef(t, s, newRef(1, "kept", "input"))
+	for i, n := range []store.NewRef{
+		newRef(2, "nul\x00name"),
+		newRef(3, "bad utf-8 \xff"),
+		newRef(4, "x", "tag\x00"),
+		withMeta(newRef(5, "x"), `{"big": 1e400}`),
+		withMeta(newRef(6, "x"), `{"k\u0000": "v\u0000"}`),
+	} {
+		if _, _, err := s.PutRef(ctx, n); err != nil && !errors.Is(err, store.ErrBadValue) {
+			t.Errorf("PutRef #%d: %v, want nil or ErrBadValue", i, err)
+		}
+	}
+	if _, err := s.UpdateRef(ctx, kept.ID, "", store.RefUpdate{UserMetadata: json.RawMessage(`{"big": -1e999}`), Time: at(1)}); !errors.Is(err, store.ErrBadValue) {
+		t.Errorf("UpdateRef with 1e999: %v, want ErrBadValue", err)
+	}
+	for _, f := range []store.AssetFilter{
+		{NameContains: "a\x00"}, {NameContains: "\xff"}, {IncludeTags: []string{"t\x00"}},
+		{Metadata: store.MetaFilter{{Key: "k\x00", Values: []any{"v\x00"}}}},
+	} {
+		if _, _, err := s.ListRefs(ctx, store.AssetQuery{AssetFilter: f, Limit: 5}); err != nil && !errors.Is(err, store.ErrBadValue) {
+			t.Errorf("ListRefs(%+v): %v, want nil or ErrBadValue", f, err)
+		}
+	}
+	if _, err := s.AddTags(ctx, kept.ID, "", []string{"a\x00"}, "manual", at(2)); err != nil && !errors.Is(err, store.ErrBadValue) {
+		t.Errorf("AddTags: %v, want nil or ErrBadValue", err)
+	}
+	if got := getRef(t, s, kept.ID, ""); got.Name != "kept" {
+		t.Errorf("the kept reference reads %q", got.Name)
+	}
+}
+
 func testConcurrentContent(t *testing.T, s store.AssetStore) {
 	var wg sync.WaitGroup
 	created := make(chan bool, 8)
@@ -811,5 +894,138 @@ func testConcurrentContent(t *testing.T, s store.AssetStore) {
 	}
 	if n != 1 {
 		t.Errorf("%d of 8 concurrent puts created the content, want 1", n)
+	}
+}
+
+// testConcurrentFile registers one file from several goroutines at once
+// (a scan racing an output's registration): one reference, no error.
+func testConcurrentFile(t *testing.T, s store.AssetStore) {
+	var wg sync.WaitGroup
+	ids := make(chan string, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			n := newRef(1+i%2, "f.png", "output")
+			n.FilePath, n.MtimeNS = "/base/output/f.png", int64(i)
+			r, _, err := s.PutRef(t.Context(), n)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids <- r.ID
+		})
+	}
+	wg.Wait()
+	close(ids)
+	var distinct []string
+	for id := range ids {
+		if !slices.Contains(distinct, id) {
+			distinct = append(distinct, id)
+		}
+	}
+	if len(distinct) != 1 {
+		t.Errorf("concurrent registrations of one file made %d references, want 1", len(distinct))
+	}
+	if _, total, err := s.ListRefs(t.Context(), store.AssetQuery{Limit: 10}); err != nil || total != 1 {
+		t.Errorf("listing holds %d, %v; want 1", total, err)
+	}
+}
+
+// testConcurrentCounts changes references and their tags from several
+// goroutines at once (writers of several instances), a scan marking files
+// missing meanwhile, then checks the tag counts and listing totals, which
+// a store may keep rather than count, against the references listed.
+func testConcurrentCounts(t *testing.T, s store.AssetStore) {
+	ctx := t.Context()
+	const refs, workers = 48, 6
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < refs; i += workers {
+				n := newRef(i, fmt.Sprint("ref", i), "a")
+				if i%2 == 0 {
+					n.Tags = append(n.Tags, "b")
+				}
+				if i%4 == 1 {
+					n.OwnerID = "u"
+				}
+				if i%6 == 0 {
+					n.FilePath, n.MtimeNS = fmt.Sprintf("/base/c/%d.png", i), 1
+				}
+				r, _, err := s.PutRef(ctx, n)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%3 == 0 {
+					_, err = s.AddTags(ctx, r.ID, r.OwnerID, []string{"c", "b"}, "", at(1))
+				}
+				if err == nil && i%5 == 0 {
+					_, err = s.RemoveTags(ctx, r.ID, r.OwnerID, []string{"a"})
+				}
+				if err == nil && i%7 == 0 {
+					err = s.DeleteRef(ctx, r.ID, r.OwnerID, at(2))
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 5 {
+			if _, err := s.MarkMissing(ctx, "/base/c", nil, at(3)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	if _, err := s.MarkMissing(ctx, "/base/c", nil, at(3)); err != nil {
+		t.Fatal(err)
+	}
+	if t.Failed() {
+		return
+	}
+	// Every file reference is now missing: counted for "missing" alone.
+	missing := 0
+	for i := 0; i < refs; i += 6 {
+		if i%7 != 0 {
+			missing++
+		}
+	}
+	for _, owner := range []string{"", "u"} {
+		all, _, err := s.ListRefs(ctx, store.AssetQuery{AssetFilter: store.AssetFilter{Owner: owner}, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]int{}
+		for _, r := range all {
+			for _, tag := range r.Tags {
+				want[tag]++
+			}
+		}
+		want["missing"] = missing // files are everyone's
+		tags, _, err := s.Tags(ctx, store.TagQuery{Owner: owner, Order: store.TagsByName, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, c := range tags {
+			got[c.Name] = c.Count
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("owner %q: tag counts %v, want %v", owner, got, want)
+		}
+		for _, f := range []store.AssetFilter{
+			{}, {IncludeTags: []string{"a"}}, {IncludeTags: []string{"b"}, ExcludeTags: []string{"c"}},
+			{ExcludeTags: []string{"a", "missing"}}, {IncludeTags: []string{"a", "c"}}, {IncludeTags: []string{"missing"}},
+		} {
+			f.Owner = owner
+			_, want := modelList(all, store.AssetQuery{AssetFilter: f, Limit: 1})
+			if _, total, err := s.ListRefs(ctx, store.AssetQuery{AssetFilter: f, Limit: 1}); err != nil || total != want {
+				t.Errorf("total of %+v = %d, %v; want %d", f, total, err, want)
+			}
+		}
 	}
 }

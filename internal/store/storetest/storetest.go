@@ -60,6 +60,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RoundTrip", testRoundTrip},
 		{"NilJSON", testNilJSON},
 		{"Numbers", testNumbers},
+		{"NextNumber", testNextNumber},
+		{"IdempotencyKeys", testIdempotencyKeys},
+		{"IdempotencyKeyRace", testIdempotencyKeyRace},
+		{"JobAttachments", testJobAttachments},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -866,6 +870,7 @@ func checkJob(t *testing.T, what string, got, want *store.Job) {
 		{"StatusStr", got.StatusStr, want.StatusStr},
 		{"OutputsCount", got.OutputsCount, want.OutputsCount},
 		{"Worker", got.Worker, want.Worker},
+		{"WebhookURL", got.WebhookURL, want.WebhookURL},
 		{"OutputsToExecute", fmt.Sprintf("%#v", got.OutputsToExecute), fmt.Sprintf("%#v", want.OutputsToExecute)},
 	} {
 		if f.got != f.want {
@@ -884,6 +889,7 @@ func checkJob(t *testing.T, what string, got, want *store.Job) {
 		{"Messages", got.Messages, want.Messages},
 		{"ExecutionError", got.ExecutionError, want.ExecutionError},
 		{"PreviewOutput", got.PreviewOutput, want.PreviewOutput},
+		{"NodeTiming", got.NodeTiming, want.NodeTiming},
 	}
 	for _, r := range raws {
 		if !bytes.Equal(r.got, r.want) || (r.got == nil) != (r.want == nil) {
@@ -959,5 +965,49 @@ func testNumbers(t *testing.T, s store.Store) {
 		want.NumberIsFloat = c.isFloat
 		enqueue(t, s, want)
 		checkJob(t, fmt.Sprint("number ", c.n), get(t, s, want.ID), want)
+	}
+}
+
+// testNextNumber checks the prompt counter: a new store counts from 0, and
+// concurrent callers (instances, for a shared store) never get the same
+// number, each seeing its own numbers increase.
+func testNextNumber(t *testing.T, s store.Store) {
+	for want := range 3 {
+		if n, err := s.NextNumber(t.Context()); err != nil || n != float64(want) {
+			t.Fatalf("NextNumber = %v, %v; want %v", n, err, want)
+		}
+	}
+	const callers, calls = 8, 25
+	got := make([][]float64, callers)
+	errs := make(chan error, callers)
+	for i := range got {
+		go func() {
+			for range calls {
+				n, err := s.NextNumber(t.Context())
+				if err != nil {
+					errs <- err
+					return
+				}
+				got[i] = append(got[i], n)
+			}
+			errs <- nil
+		}()
+	}
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[float64]bool{}
+	for i, ns := range got {
+		if !slices.IsSorted(ns) {
+			t.Errorf("caller %d got %v, not increasing", i, ns)
+		}
+		for _, n := range ns {
+			if seen[n] || n < 3 || n != math.Trunc(n) {
+				t.Errorf("NextNumber gave %v twice, or not a new integer", n)
+			}
+			seen[n] = true
+		}
 	}
 }

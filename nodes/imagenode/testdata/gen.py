@@ -23,10 +23,11 @@ golden/<Class>.json
     are written as their recipe (Pattern) and outputs as a digest (Digest).
     This module also serves the gen.py of packages latentnode and masknode
     (setup, case, write).
-    kornia is not packaged for Debian: the morphology and YCbCr functions the
-    nodes call are written below from kornia's definitions (flat-kernel
-    erosion/dilation with its "geodesic" border, rgb_to_ycbcr and the clamped
-    ycbcr_to_rgb). Tolerances ("tol") are 0 where the Go code must match bit
+    kornia is not packaged for Debian: the morphology, YCbCr, Lab and Canny
+    functions the nodes call are written below from kornia's definitions
+    (flat-kernel erosion/dilation with its "geodesic" border, rgb_to_ycbcr and
+    the clamped ycbcr_to_rgb, rgb_to_lab/lab_to_rgb, canny with its NMS and
+    hysteresis kernels). Tolerances ("tol") are 0 where the Go code must match bit
     for bit, and otherwise bound the float32 rounding differences each node's
     doc comment describes (torch 1.13 computes bilinear weights in float64,
     convolutions sum in another order, randn uses vectorized sin/log).
@@ -56,16 +57,23 @@ V1 = ["ImageScale", "ImageScaleBy", "ImageInvert", "ImageBatch", "ImagePadForOut
 V3 = {
     "comfy_extras.nodes_post_processing": ["ImageBlend", "ImageBlur", "ImageQuantize", "ImageSharpen",
                                            "ImageScaleToTotalPixels", "ResizeImageMaskNode", "BatchImagesNode",
-                                           "BatchMasksNode"],
+                                           "BatchMasksNode", "ColorTransfer"],
     "comfy_extras.nodes_mask": ["ImageCompositeMasked", "MaskPreview"],
     "comfy_extras.nodes_compositing": ["PorterDuffImageComposite", "SplitImageWithAlpha", "JoinImageWithAlpha"],
     "comfy_extras.nodes_images": ["ImageCrop", "RepeatImageBatch", "ImageFromBatch", "ImageAddNoise", "ImageStitch",
                                   "ResizeAndPadImage", "GetImageSize", "ImageRotate", "ImageFlip",
                                   "ImageScaleToMaxDimension", "SplitImageToTileList", "ImageMergeTileList",
                                   "ImageCropV2", "PrimitiveBoundingBox"],
+    "comfy_extras.nodes_dataset": ["ResizeImagesByShorterEdge", "ResizeImagesByLongerEdge", "CenterCropImages",
+                                   "RandomCropImages", "NormalizeImages", "AdjustBrightness", "AdjustContrast",
+                                   "ShuffleDataset", "ImageDeduplication", "ImageGrid", "MergeImageLists"],
     "comfy_extras.nodes_morphology": ["Morphology", "ImageRGBToYUV", "ImageYUVToRGB"],
     "comfy_extras.nodes_rebatch": ["RebatchImages"],
+    "comfy_extras.nodes_canny": ["Canny"],
+    "comfy_extras.nodes_flux": ["FluxKontextImageScale"],
+    "comfy_extras.nodes_sdpose": ["CropByBBoxes"],
     "comfy_extras.nodes_image_compare": ["ImageCompare"],
+    "comfy_extras.nodes_curve": ["ImageHistogram"],
 }
 # Imports replaced by empty stand-ins: nothing the tested code computes with.
 STUBBED = ("folder_paths", "comfy.", "server", "av", "scipy", "spandrel", "einops", "safetensors",
@@ -173,6 +181,95 @@ def _ycbcr_to_rgb(image):
     return torch.stack([y + 1.403 * cr, y - 0.714 * cr - 0.344 * cb, y + 1.773 * cb], -3).clamp(0, 1)
 
 
+def _canny(input, low_threshold=0.1, high_threshold=0.2, kernel_size=(5, 5), sigma=(1, 1), hysteresis=True, eps=1e-6):
+    """kornia.filters.canny: rgb_to_grayscale, gaussian_blur2d (separable,
+    reflect), spatial_gradient (sobel, replicate), NMS by its eight 3x3
+    kernels and the iterated hysteresis, in torch as kornia writes them."""
+    if low_threshold > high_threshold:
+        raise ValueError("Invalid input thresholds. low_threshold should be smaller than the high_threshold. "
+                         f"Got: {low_threshold}>{high_threshold}")
+    dtype = input.dtype
+    if input.shape[1] == 3:
+        r, g, b = input[:, 0:1], input[:, 1:2], input[:, 2:3]
+        w_r, w_g, w_b = torch.tensor([0.299, 0.587, 0.114], dtype=dtype).unbind()
+        input = w_r * r + w_g * g + w_b * b
+    c = input.shape[1]
+    x = (torch.arange(kernel_size[0], dtype=dtype) - kernel_size[0] // 2).expand(1, -1)
+    gauss = torch.exp(-x.pow(2.0) / (2 * torch.tensor([[float(sigma[0])]], dtype=dtype).pow(2.0)))
+    k = (gauss / gauss.sum(-1, keepdim=True))[0]
+    p = kernel_size[0] // 2
+    out = F.conv2d(F.pad(input, [p, p, 0, 0], mode="reflect"), k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    blurred = F.conv2d(F.pad(out, [0, 0, p, p], mode="reflect"), k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=dtype)
+    bsz, _, h, w = blurred.shape
+    padded = F.pad(blurred.reshape(bsz * c, 1, h, w), [1, 1, 1, 1], "replicate")
+    grads = F.conv2d(padded, torch.stack([sobel, sobel.t()])[:, None]).reshape(bsz, c, 2, h, w)
+    gx, gy = grads[:, :, 0], grads[:, :, 1]
+    magnitude = torch.sqrt(gx * gx + gy * gy + eps)
+    angle = 180.0 * torch.atan2(gy, gx) / torch.tensor(math.pi).to(dtype)
+    angle = torch.round(angle / 45) * 45
+    nms = torch.zeros(8, 1, 3, 3, dtype=dtype)
+    hyst = torch.zeros(8, 1, 3, 3, dtype=dtype)
+    for i, (dy, dx) in enumerate([(0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1)]):
+        nms[i, 0, 1, 1] = 1
+        nms[i, 0, 1 + dy, 1 + dx] = -1
+        hyst[i, 0, 1 + dy, 1 + dx] = 1
+    nms_magnitude = F.conv2d(magnitude, nms, padding=1)
+    positive_idx = ((angle / 45) % 8).long()
+    negative_idx = (((angle / 45) + 4) % 8).long()
+    selected = torch.stack([torch.gather(nms_magnitude, 1, positive_idx),
+                            torch.gather(nms_magnitude, 1, negative_idx)], 1)
+    magnitude = magnitude * (selected.min(dim=1)[0] > 0.0)
+    edges = ((magnitude > low_threshold) * 0.5 + (magnitude > high_threshold) * 0.5).to(dtype)
+    if hysteresis:
+        edges_old = -torch.ones(edges.shape, dtype=dtype)
+        while ((edges_old - edges).abs() != 0).any():
+            weak = (edges == 0.5).float()
+            strong = (edges == 1).float()
+            hm = (F.conv2d(edges, hyst, padding=1) == 1).any(1, keepdim=True).to(dtype)
+            hm = hm * weak + strong
+            edges_old = edges.clone()
+            edges = hm + (hm == 0) * weak * 0.5
+        edges = hm
+    return magnitude, edges
+
+
+def _rgb_to_lab(image):
+    """kornia.color.rgb_to_lab: sRGB to linear, XYZ (D65), Lab."""
+    if len(image.shape) < 3 or image.shape[-3] != 3:
+        raise ValueError(f"Input size must have a shape of (*, 3, H, W). Got {image.shape}")
+    lin = torch.where(image > 0.04045, torch.pow(((image + 0.055) / 1.055), 2.4), image / 12.92)
+    r, g, b = lin[..., 0, :, :], lin[..., 1, :, :], lin[..., 2, :, :]
+    xyz = torch.stack([0.412453 * r + 0.357580 * g + 0.180423 * b,
+                       0.212671 * r + 0.715160 * g + 0.072169 * b,
+                       0.019334 * r + 0.119193 * g + 0.950227 * b], -3)
+    xyz = torch.div(xyz, torch.tensor([0.95047, 1.0, 1.08883], dtype=xyz.dtype)[..., :, None, None])
+    threshold = 0.008856
+    power = torch.pow(xyz.clamp(min=threshold), 1 / 3.0)
+    scale = 7.787 * xyz + 4.0 / 29.0
+    f = torch.where(xyz > threshold, power, scale)
+    x, y, z = f[..., 0, :, :], f[..., 1, :, :], f[..., 2, :, :]
+    return torch.stack([(116.0 * y) - 16.0, 500.0 * (x - y), 200.0 * (y - z)], dim=-3)
+
+
+def _lab_to_rgb(image, clip=True):
+    """kornia.color.lab_to_rgb."""
+    L, a, _b = image[..., 0, :, :], image[..., 1, :, :], image[..., 2, :, :]
+    fy = (L + 16.0) / 116.0
+    fx = (a / 500.0) + fy
+    fz = (fy - (_b / 200.0)).clamp(min=0.0)
+    fxyz = torch.stack([fx, fy, fz], dim=-3)
+    xyz = torch.where(fxyz > 0.2068966, torch.pow(fxyz, 3.0), (fxyz - 4.0 / 29.0) / 7.787)
+    xyz = xyz * torch.tensor([0.95047, 1.0, 1.08883], dtype=xyz.dtype)[..., :, None, None]
+    x, y, z = xyz[..., 0, :, :], xyz[..., 1, :, :], xyz[..., 2, :, :]
+    rgb = torch.stack([3.2404813432005266 * x + -1.5371515162713185 * y + -0.4985363261688878 * z,
+                       -0.9692549499965682 * x + 1.8759900014898907 * y + 0.0415559265582928 * z,
+                       0.0556466391351772 * x + -0.2040413383665112 * y + 1.0573110696453443 * z], dim=-3)
+    threshold = 0.0031308
+    rgb = torch.where(rgb > threshold, 1.055 * torch.pow(rgb.clamp(min=threshold), 1 / 2.4) - 0.055, 12.92 * rgb)
+    return torch.clamp(rgb, min=0.0, max=1.0) if clip else rgb
+
+
 class Saved:
     """A PNG a node saved: where (its name's prefix, without the random
     letters, and folder type), how (compress_level) and its pixels, the
@@ -218,7 +315,8 @@ def setup(v1=V1, v3=V3):
               intermediate_dtype=lambda: torch.float32)
     comfy = module("comfy")
     comfy.utils = module("comfy.utils", **{k: v for k, v in utils.items() if not k.startswith("__")},
-                         ProgressBar=_stand_in("ProgressBar"))
+                         ProgressBar=type("ProgressBar", (), {"__init__": lambda self, *a, **k: None,
+                                                              "update": lambda self, *a, **k: None}))
     comfy.model_management = module("comfy.model_management", **mm)
     module("node_helpers", **exec_defs("node_helpers.py", {"image_alpha_fix"}, {"torch": torch}))
     kornia = module("kornia")
@@ -228,7 +326,9 @@ def setup(v1=V1, v3=V3):
                                gradient=lambda x, k: _dilation(x, k) - _erosion(x, k),
                                top_hat=lambda x, k: x - _dilation(_erosion(x, k), k),
                                bottom_hat=lambda x, k: _erosion(_dilation(x, k), k) - x)
-    kornia.color = module("kornia.color", rgb_to_ycbcr=_rgb_to_ycbcr, ycbcr_to_rgb=_ycbcr_to_rgb)
+    kornia.filters = module("kornia.filters", canny=_canny)
+    kornia.color = module("kornia.color", rgb_to_ycbcr=_rgb_to_ycbcr, ycbcr_to_rgb=_ycbcr_to_rgb,
+                          rgb_to_lab=_rgb_to_lab, lab_to_rgb=_lab_to_rgb)
     prompt_server = _stand_in("PromptServer")
     prompt_server.instance = types.SimpleNamespace(send_progress_text=lambda *a: None)
     module("server", PromptServer=prompt_server)
@@ -362,11 +462,15 @@ def mask(b, h, w):
     return image(b, h, w, 1)[..., 0]
 
 
+# DynamicCombo inputs, nested even when the chosen option has no inputs.
+DYNAMIC_COMBOS = {"source_stats"}
+
+
 def nest(inputs):
     """Regroups dotted prompt names as build_nested_inputs does: "a.b" goes
     to a["b"], and a plain "a" that also has dotted names to a["a"] (a
     DynamicCombo's key)."""
-    groups = {k.split(".")[0] for k in inputs if "." in k}
+    groups = {k.split(".")[0] for k in inputs if "." in k} | (DYNAMIC_COMBOS & inputs.keys())
     out = {}
     for k, v in inputs.items():
         head, _, rest = k.partition(".")
@@ -631,6 +735,126 @@ def more_cases():
         resize("multiple larger than image", image(1, 3, 5), "area", "scale to multiple", multiple=8),
         resize("multiple 1", mask(1, 3, 5), "area", "scale to multiple", multiple=1),
         resize("zero height fails", image(1, 0, 4), "area", "scale width", width=3),
+    ]
+
+    shapes = torch.zeros(1, 12, 14, 3)
+    shapes[:, 3:9, 2:7] = torch.tensor([0.9, 0.2, 0.1])
+    yy, xx = torch.meshgrid(torch.arange(12.0), torch.arange(14.0), indexing="ij")
+    shapes[0, (yy - 6) ** 2 + (xx - 10) ** 2 < 9] = torch.tensor([0.1, 0.5, 0.95])
+    CASES["Canny"] = [
+        case("defaults, batch of two", image=image(2, 8, 9), low_threshold=0.4, high_threshold=0.8),
+        case("low thresholds, hysteresis", image=image(1, 12, 10), low_threshold=0.05, high_threshold=0.15),
+        case("shapes with noise", image=shapes + image(1, 12, 14) * 0.05, low_threshold=0.1, high_threshold=0.3),
+        case("one channel, odd size", image=image(1, 7, 5, 1), low_threshold=0.02, high_threshold=0.1),
+        case("3x3", image=image(1, 3, 3), low_threshold=0.01, high_threshold=0.05),
+        case("equal thresholds", image=image(1, 6, 6), low_threshold=0.1, high_threshold=0.1),
+        case("low above high fails", image=image(1, 6, 6), low_threshold=0.5, high_threshold=0.4),
+        case("too narrow fails", image=image(1, 5, 2), low_threshold=0.4, high_threshold=0.8),
+        case("too short fails", image=image(1, 2, 5), low_threshold=0.4, high_threshold=0.8),
+        case("rgba fails", image=image(1, 5, 5, 4), low_threshold=0.4, high_threshold=0.8),
+    ]
+
+    def transfer(name, tol, target, ref, method, stats, strength=1.0, **opts):
+        return case(name, tol, image_target=target, image_ref=ref, method=method, source_stats=stats,
+                    strength=strength, **{"source_stats." + k: v for k, v in opts.items()})
+    CASES["ColorTransfer"] = [
+        transfer("reinhard, one reference", 5e-6, image(2, 4, 5), image(1, 3, 3, lo=0.2, hi=0.6), "reinhard_lab", "per_frame"),
+        transfer("reinhard, reference per frame", 5e-6, image(3, 3, 4), image(2, 5, 2), "reinhard_lab", "per_frame"),
+        transfer("reinhard uniform, half strength", 5e-6, image(2, 3, 3), image(2, 4, 4, hi=0.5), "reinhard_lab", "uniform", 0.5),
+        transfer("reinhard target frame clamped", 5e-6, image(2, 3, 3), image(1, 3, 3), "reinhard_lab", "target_frame", 1.0,
+                 target_index=5),
+        transfer("mkl, one reference", 1e-5, image(2, 4, 5), image(1, 3, 3, lo=0.1, hi=0.7), "mkl_lab", "per_frame"),
+        transfer("mkl, reference per frame", 1e-5, image(2, 3, 4), image(3, 4, 4), "mkl_lab", "per_frame"),
+        transfer("mkl uniform", 1e-5, image(3, 3, 3), image(2, 3, 3, lo=0.3), "mkl_lab", "uniform"),
+        transfer("mkl target frame, strength 1.5", 1e-5, image(2, 4, 3), image(1, 5, 5), "mkl_lab", "target_frame", 1.5,
+                 target_index=1),
+        transfer("histogram, per frame", 0.0, image(2, 6, 5), image(1, 4, 4, hi=0.5), "histogram", "per_frame"),
+        transfer("histogram uniform, strength 0.3", 0.0, image(2, 4, 4), image(3, 3, 3), "histogram", "uniform", 0.3),
+        transfer("histogram target frame, rgba", 0.0, image(2, 3, 3, 4), image(1, 4, 4, 4, lo=0.4), "histogram",
+                 "target_frame", 2.0, target_index=0),
+        transfer("histogram out of range", 0.0, image(1, 3, 4, lo=-0.3, hi=1.3), image(1, 3, 3), "histogram", "per_frame"),
+        transfer("strength 0 passes through", 0.0, image(1, 2, 2, 4), image(1, 2, 2), "mkl_lab", "per_frame", 0.0),
+        transfer("rgba fails in Lab", 0.0, image(1, 2, 2, 4), image(1, 2, 2), "reinhard_lab", "uniform"),
+    ]
+    CASES["CenterCropImages"] = [
+        case("odd margins", images=image(1, 7, 8, lo=-0.1, hi=1.1), width=3, height=4),
+        case("larger than the image", images=image(1, 3, 5), width=8, height=2),
+        case("rgba", images=image(1, 4, 4, 4), width=2, height=2),
+        case("two channels", images=image(1, 3, 3, 2), width=1, height=1),
+        case("one channel fails", images=image(1, 3, 3, 1), width=2, height=2),
+        case("batch fails", images=image(2, 3, 3), width=2, height=2),
+    ]
+    CASES["NormalizeImages"] = [case("batch", images=image(2, 3, 4), mean=0.3, std=0.2),
+                                case("rgba, small std", images=image(1, 2, 2, 4), mean=0.5, std=0.001)]
+    CASES["AdjustBrightness"] = [case("brighter", images=image(2, 3, 4), factor=1.7),
+                                 case("out of range", images=image(1, 2, 3, 1, lo=-0.5, hi=1.5), factor=0.6)]
+    CASES["AdjustContrast"] = [case("more", images=image(2, 3, 4), factor=1.9),
+                               case("none, rgba", images=image(1, 2, 2, 4, lo=-0.2, hi=1.2), factor=0.0)]
+    CASES["ResizeImagesByShorterEdge"] = [
+        case("wide", images=image(1, 4, 7), shorter_edge=6),
+        case("tall rgba", images=image(1, 9, 5, 4), shorter_edge=3),
+        case("batch fails", images=image(2, 4, 4), shorter_edge=2),
+    ]
+    CASES["ResizeImagesByLongerEdge"] = [
+        case("batch, wide", images=image(2, 5, 8), longer_edge=11),
+        case("square, two channels", images=image(1, 4, 4, 2), longer_edge=3),
+        case("zero height", images=image(1, 2, 9), longer_edge=4),
+    ]
+    CASES["RandomCropImages"] = [
+        case("seed 0", images=image(1, 9, 11), width=4, height=5, seed=0),
+        case("large seed, rgba", images=image(1, 20, 6, 4, lo=-0.1, hi=1.1), width=6, height=3, seed=2**64 - 1),
+        case("seed 2**32-1 wraps to 0", images=image(1, 9, 11), width=4, height=5, seed=2**32 - 1),
+        case("larger than the image", images=image(1, 3, 4), width=9, height=2, seed=7),
+    ]
+    shuffle_in = [image(2, 2, 2), image(3, 2, 2), image(1, 3, 2)]
+    CASES["ShuffleDataset"] = [
+        case("six frames", 0.0, True, images=shuffle_in, seed=[12345]),
+        case("one frame", 0.0, True, images=[image(1, 2, 2)], seed=[3]),
+    ]
+    base = image(1, 16, 16)
+    CASES["ImageDeduplication"] = [
+        case("near copies dropped", 0.0, True,
+             images=[base, (base + 0.01).clamp(0, 1), image(1, 16, 16), torch.cat([base.flip(2), base])],
+             similarity_threshold=[0.95]),
+        case("threshold 0 keeps the first", 0.0, True, images=[image(2, 5, 6, 4), image(1, 3, 3)],
+             similarity_threshold=[0.0]),
+        case("two channels", 0.0, True, images=[image(2, 9, 7, 2)], similarity_threshold=[1.0]),
+    ]
+    CASES["ImageGrid"] = [
+        case("five in two columns", 0.0, True, images=[image(2, 40, 35), image(3, 33, 50, 4)], columns=[2],
+             cell_width=[32], cell_height=[34], padding=[3]),
+        case("one image, la", 0.0, True, images=[image(1, 30, 31, 2)], columns=[4], cell_width=[33], cell_height=[32],
+             padding=[0]),
+        case("one channel fails", 0.0, True, images=[image(1, 4, 4, 1)], columns=[1], cell_width=[32],
+             cell_height=[32], padding=[0]),
+    ]
+    CASES["MergeImageLists"] = [case("flattened", 0.0, True, images=[image(2, 2, 3), image(1, 3, 3, 4)])]
+    CASES["ImageHistogram"] = [
+        case("first of a batch", image=image(2, 9, 11, lo=-0.2, hi=1.2)),
+        case("rgba", image=image(1, 3, 4, 4)),
+        case("one channel fails", image=image(1, 2, 2, 1)),
+    ]
+    def box(x, y, w, h):
+        return {"x": x, "y": y, "width": w, "height": h}
+    CASES["CropByBBoxes"] = [
+        case("one box, stretched", digest=True, image=image(1, 70, 80), bboxes=box(10, 5, 30, 50), output_width=64,
+             output_height=72, padding=0, keep_aspect="stretch"),
+        case("per frame, padded, letterboxed", digest=True, image=image(3, 60, 50, 4),
+             bboxes=[[box(5, 6, 10, 20), box(30, 2, 5.5, 7.9)], [], [box(-5, 40, 20, 30)]], output_width=64,
+             output_height=80, padding=3, keep_aspect="pad"),
+        case("last list serves the rest, fallback", digest=True, image=image(2, 40, 30),
+             bboxes=[[box(100, 100, 10, 10)]], output_width=64, output_height=64, padding=0, keep_aspect="stretch"),
+        case("no boxes anywhere", image=image(2, 3, 4), bboxes=[[], []], output_width=64, output_height=64, padding=0,
+             keep_aspect="pad"),
+        case("empty list", image=image(1, 3, 4), bboxes=[], output_width=64, output_height=64, padding=0,
+             keep_aspect="pad"),
+        case("fallback too small: black", digest=True, image=image(1, 3, 2), bboxes=[[box(9, 9, 1, 1)]], output_width=64,
+             output_height=64, padding=0, keep_aspect="stretch"),
+    ]
+    CASES["FluxKontextImageScale"] = [
+        case("wide", digest=True, image=image(1, 5, 7)),
+        case("square batch, rgba", digest=True, image=image(2, 4, 4, 4)),
+        case("very tall", digest=True, image=image(1, 9, 2)),
     ]
 
 
