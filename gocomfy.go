@@ -293,9 +293,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	jobStore, execSink := store.Store(st), executor.Sink(sink)
 	var assets *asset.Library
 	if a.cfg.EnableAssets {
-		// Both stores keep assets (SQLite and PostgreSQL). Instances
-		// sharing PostgreSQL must share the user folder too: the content
-		// lives there, the database only names it.
+		// Both stores keep assets (SQLite and PostgreSQL). The content
+		// lives in the user folder, the database only names it: instances
+		// sharing PostgreSQL share it through --output-bucket, or else
+		// must share the user folder.
 		as, ok := st.(store.AssetStore)
 		if !ok {
 			return errors.New("--enable-assets: this store does not keep assets")
@@ -304,7 +305,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			return err
 		}
-		assets = asset.New(asset.Config{Store: as, Blobs: blobs, Folders: folders, Logger: log, Events: sink})
+		var remote asset.Remote
+		if bucket != nil {
+			remote = bucket
+		}
+		assets = asset.New(asset.Config{Store: as, Blobs: blobs, Folders: folders, Logger: log, Events: sink, Remote: remote})
 		jobStore, execSink = assets.RecordOutputs(st), assets.Sink(sink)
 		assets.Seeder().Start([]string{"input", "output"})
 		defer func() { assets.Seeder().Cancel(); assets.Seeder().Wait() }() // before st.Close

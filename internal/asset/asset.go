@@ -65,6 +65,9 @@ type Config struct {
 	Logger  *slog.Logger
 	// Events receives the seeder's WebSocket broadcasts (nil: none).
 	Events executor.Sink
+	// Remote, when set, receives every uploaded blob and is read for
+	// content that no local file holds (nil: none).
+	Remote Remote
 	// Now is the clock (time.Now when nil); times are kept in UTC with
 	// microseconds.
 	Now func() time.Time
@@ -158,8 +161,10 @@ type Upload struct {
 // the content is new. Known content gets a new reference of its own and
 // no new file (its bytes join the store if only a working folder held
 // them). New content joins the store and is linked into the folder its
-// tags name, as "<digest><ext>", and gets a reference to that file. The
-// staged copy is gone when AddUpload returns.
+// tags name, as "<digest><ext>", and gets a reference to that file.
+// Either way the blob is copied to the remote, if any, and AddUpload waits
+// for the copy (see share). The staged copy is gone when AddUpload
+// returns.
 func (l *Library) AddUpload(ctx context.Context, s *Staged, u Upload) (*store.AssetRef, bool, error) {
 	defer s.Discard()
 	if u.Hash != "" && u.Hash != s.Hash {
@@ -177,13 +182,17 @@ func (l *Library) AddUpload(ctx context.Context, s *Staged, u Upload) (*store.As
 	if a, err := l.cfg.Store.AssetByHash(ctx, s.Hash); err == nil {
 		// Known content: keep its bytes (they may have lived only in a
 		// working folder so far), then a reference of the uploader's own.
-		if _, _, err := s.Commit(); err != nil {
+		blob, _, err := s.Commit()
+		if err != nil {
 			return nil, false, err
 		}
 		if ref.SystemMetadata, err = l.siblingImageMetadata(ctx, a.ID); err != nil {
 			return nil, false, err
 		}
 		r, _, err := l.cfg.Store.PutRef(ctx, ref)
+		if err == nil {
+			l.share(ctx, s.Hash, blob)
+		}
 		return r, false, err
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, false, err
@@ -221,8 +230,10 @@ func (l *Library) AddUpload(ctx context.Context, s *Staged, u Upload) (*store.As
 		if _, lookErr := l.cfg.Store.RefByPath(ctx, ref.FilePath); errors.Is(lookErr, store.ErrNotFound) {
 			os.Remove(ref.FilePath)
 		}
+		return r, created, err
 	}
-	return r, created, err
+	l.share(ctx, s.Hash, blob)
+	return r, created, nil
 }
 
 // FromHash creates a reference to known content (POST
@@ -590,7 +601,8 @@ type Content struct {
 
 // Open opens the content of a reference and records the access: the
 // reference's own file, else the store's copy, else a file of another
-// reference to the same content; ErrNoContent if none exists.
+// reference to the same content, else the remote's copy (Config.Remote);
+// ErrNoContent if none exists.
 func (l *Library) Open(ctx context.Context, r *store.AssetRef) (*Content, error) {
 	f, err := l.openContent(ctx, r.Asset, r.FilePath)
 	if err != nil {
@@ -636,7 +648,8 @@ func (l *Library) OpenHash(ctx context.Context, hash, owner string) (*Content, e
 }
 
 // openContent opens file if it exists, else the store's copy of a, else a
-// live file of another reference to a.
+// live file of another reference to a, else the remote's copy of a,
+// fetched into the store.
 func (l *Library) openContent(ctx context.Context, a store.Asset, file string) (*os.File, error) {
 	candidates := []string{file}
 	if a.Hash != "" {
@@ -661,6 +674,9 @@ func (l *Library) openContent(ctx context.Context, a store.Asset, file string) (
 			return f, nil
 		}
 		f.Close()
+	}
+	if a.Hash != "" && l.cfg.Remote != nil {
+		return l.openRemote(ctx, a)
 	}
 	return nil, ErrNoContent
 }

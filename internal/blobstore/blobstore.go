@@ -1,8 +1,8 @@
-// Package blobstore keeps the server's outputs and input uploads on a
-// bucket that every instance reaches, so that several gocomfy instances
-// sharing one queue can serve and load each other's files: an S3 bucket
-// or S3-compatible store (s3://, through the AWS SDK), or a shared folder
-// (file://).
+// Package blobstore keeps the server's outputs, input uploads and asset
+// content on a bucket that every instance reaches, so that several
+// gocomfy instances sharing one queue can serve and load each other's
+// files: an S3 bucket or S3-compatible store (s3://, through the AWS
+// SDK), or a shared folder (file://).
 //
 // # Keys
 //
@@ -11,14 +11,17 @@
 // "output/sub/ComfyUI_00001_.png", "input/cat.png". Key is the only place
 // that builds keys, and its callers pass names that went through
 // files.CleanName (uploads: WriteFile; reads: files.Folders.Resolve), so
-// a request cannot name a key that no local path could name.
+// a request cannot name a key that no local path could name. The content
+// of assets (internal/asset's store) is the object
+// "assets/blake3/ab/cd/<digest>" (BlobKey), sharded as on disk.
 //
 // # Consistency
 //
 // Mirror uploads in the background: a file is served by the instance that
 // wrote it at once (from its folder) and by the others once its upload is
 // done, normally well under a second after the write; /upload/image waits
-// for it (Mirror.Await). The temp folder is not mirrored; see Mirror.
+// for it (Mirror.Await), and an asset upload for its blob (PutBlob). The
+// temp folder is not mirrored; see Mirror.
 package blobstore
 
 import (

@@ -81,10 +81,12 @@ type Mirror struct {
 	stats       Stats
 }
 
-// upload is one file to upload.
+// upload is one file to upload: a file of a working folder, or (t is
+// blobType) a content-store file, whose path is file.
 type upload struct {
 	t    files.Type
 	name string
+	file string
 }
 
 // Stats counts a Mirror's transfers since it started.
@@ -141,7 +143,11 @@ func NewMirror(opt Options) *Mirror {
 // twice, and one being fetched from the bucket is not uploaded back (a
 // write of the same name by another writer during the fetch is missed).
 func (m *Mirror) Enqueue(t files.Type, name string) {
-	u := upload{t, name}
+	m.enqueue(upload{t: t, name: name})
+}
+
+// enqueue queues u (see Enqueue).
+func (m *Mirror) enqueue(u upload) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch {
@@ -150,7 +156,7 @@ func (m *Mirror) Enqueue(t files.Type, name string) {
 	case m.outstanding >= m.opt.MaxPending:
 		m.stats.Dropped++
 		m.log.Error("output mirror: too many files waiting for upload; this one stays local",
-			"key", Key(t, name), "pending", m.outstanding)
+			"key", Key(u.t, u.name), "pending", m.outstanding)
 		return
 	}
 	m.outstanding++
@@ -263,6 +269,9 @@ func (m *Mirror) retry(u upload, n int) {
 
 // put uploads the file as it is now, read through the folder's root.
 func (m *Mirror) put(u upload) error {
+	if u.t == blobType {
+		return m.putBlob(u)
+	}
 	root := m.opt.Folders.Root(u.t)
 	if root == nil {
 		return fmt.Errorf("%w: no %s folder", fs.ErrNotExist, u.t)
@@ -293,7 +302,11 @@ func (m *Mirror) Await(ctx context.Context, t files.Type, name string) error {
 	if err != nil {
 		return err
 	}
-	u := upload{t, name}
+	return m.await(ctx, upload{t: t, name: name})
+}
+
+// await is Await of u.
+func (m *Mirror) await(ctx context.Context, u upload) error {
 	m.mu.Lock()
 	if !m.queued[u] && m.active[u] == 0 {
 		err := m.failing[u]
@@ -418,7 +431,7 @@ func (m *Mirror) list(ctx context.Context, t files.Type, dir, prefix string) []s
 // and is not uploaded back. Concurrent fetches of one file wait for the
 // first, then the callers open whatever it left.
 func (m *Mirror) fetch(ctx context.Context, t files.Type, name string) error {
-	u := upload{t, name}
+	u := upload{t: t, name: name}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
