@@ -648,8 +648,8 @@ func (l *Library) OpenHash(ctx context.Context, hash, owner string) (*Content, e
 }
 
 // openContent opens file if it exists, else the store's copy of a, else a
-// live file of another reference to a, else the remote's copy of a,
-// fetched into the store.
+// live file of another reference to a, else such a file by its folder and
+// name (fetchFile), else the remote's copy of a, fetched into the store.
 func (l *Library) openContent(ctx context.Context, a store.Asset, file string) (*os.File, error) {
 	candidates := []string{file}
 	if a.Hash != "" {
@@ -675,10 +675,53 @@ func (l *Library) openContent(ctx context.Context, a store.Asset, file string) (
 		}
 		f.Close()
 	}
+	for _, r := range refs {
+		if f := l.fetchFile(ctx, a, r); f != nil {
+			return f, nil
+		}
+	}
 	if a.Hash != "" && l.cfg.Remote != nil {
 		return l.openRemote(ctx, a)
 	}
 	return nil, ErrNoContent
+}
+
+// fetchFile opens the file of reference r, an input or an output, by its
+// name in its folder (the "filename" metadata) rather than by the path
+// the instance that registered it gave: with --output-bucket, another
+// instance wrote it, and the folder's OnMiss hook brings it here from the
+// bucket, as for LoadImage. The file is served only if it still has a's
+// hash: the metadata can be edited, and the file written over. nil when
+// there is no such file.
+func (l *Library) fetchFile(ctx context.Context, a store.Asset, r *store.AssetRef) *os.File {
+	var t files.Type
+	switch {
+	case a.Hash == "" || r.FilePath == "":
+		return nil
+	case slices.Contains(r.Tags, string(files.Output)):
+		t = files.Output
+	case slices.Contains(r.Tags, string(files.Input)):
+		t = files.Input
+	default:
+		return nil
+	}
+	var meta struct{ Filename string }
+	if json.Unmarshal(r.UserMetadata, &meta) != nil || meta.Filename == "" {
+		return nil
+	}
+	f, err := files.OpenOrFetch(ctx, l.cfg.Folders.Root(t), meta.Filename)
+	if err != nil {
+		return nil
+	}
+	if hash, _, err := hashReader(f); err != nil || hash != a.Hash {
+		f.Close()
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 func isFile(name string) bool {
