@@ -412,12 +412,12 @@ var previewSender = node.New(node.Info{ID: "TestPreviewSender", DisplayName: "Te
 const previewCount = 3
 
 // startPreviewInstance starts an instance on database db with the test
-// nodes and previewSender (startServer makes its App itself).
+// nodes, previewSender and gateNode (startServer makes its App itself).
 func startPreviewInstance(t *testing.T, db string) *testServer {
 	t.Helper()
 	app := gocomfy.New(gocomfy.Config{DatabaseURL: db, EnableTestNodes: true, BaseDir: t.TempDir(),
 		Logger: slog.New(slog.DiscardHandler)})
-	app.Nodes().MustAdd(previewSender)
+	app.Nodes().MustAdd(previewSender, gateNode)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

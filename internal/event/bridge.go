@@ -44,8 +44,8 @@ type Transport interface {
 // the legacy frame by the instance whose client did not ask for it;
 // previews over maxBridgedPreview bytes stay on their instance.
 //
-// Remote frames are not passed to the sink's watchers (the v2 API's
-// per-job views follow the jobs run by their own instance).
+// Remote frames are passed to the sink's WatchShared watchers (the v2
+// API's per-job views), not to its Watch ones.
 type Bridge struct {
 	sink      *Sink
 	transport Transport
@@ -167,6 +167,7 @@ func (b *Bridge) receive(payload []byte) {
 	if h.Origin == b.origin {
 		return // delivered here already
 	}
+	b.sink.notifyRemote(h.Origin, h.SID, h.All, f)
 	switch {
 	case f.Binary:
 		b.sink.deliverPreview(h.SID, h.All, f)

@@ -28,7 +28,7 @@ type Sink struct {
 	order  sync.Mutex
 	replay replayLogs
 
-	watch  watchers // see Watch
+	watch  watchers // see Watch and WatchShared
 	bridge *Bridge  // see NewBridge; nil for a single instance
 }
 
@@ -47,7 +47,7 @@ func Encode(typ string, data any) ([]byte, error) {
 
 // Event implements executor.Sink.
 func (s *Sink) Event(e executor.Event) {
-	s.watch.notify(e)
+	s.watch.notify("", e)
 	if e.Image != nil {
 		s.preview(e)
 		return

@@ -46,12 +46,13 @@ type v2API struct {
 	tracker *jobTracker
 }
 
-// v2Routes returns the /api/v2 routes. The job tracker and the node timer
-// watch the sink for as long as the server lives.
+// v2Routes returns the /api/v2 routes. The job tracker (with the jobs of
+// every instance) and the node timer (this instance's) watch the sink for
+// as long as the server lives.
 func (s *Server) v2Routes() []route {
 	a := &v2API{s: s, tracker: newJobTracker()}
 	if s.cfg.Sink != nil {
-		s.cfg.Sink.Watch(a.tracker.event)
+		s.cfg.Sink.WatchShared(a.tracker.event)
 		s.cfg.Sink.Watch(newNodeTimer(s.cfg.Store, s.log).event)
 	}
 	a.watchWebhooks()

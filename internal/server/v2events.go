@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gocomfy/gocomfy/internal/event"
 	"github.com/gocomfy/gocomfy/internal/imageio"
 	"github.com/gocomfy/gocomfy/pyjson"
 )
@@ -95,15 +96,21 @@ func (a *v2API) getEvents(w http.ResponseWriter, r *http.Request) error {
 }
 
 // previewEvent is the spec's PreviewEvent of a preview image: JPEG, as
-// ComfyUI sends previews, base64.
+// ComfyUI sends previews, base64. One from another instance is JPEG
+// already.
 func previewEvent(p previewFrame) ([]byte, error) {
-	var buf bytes.Buffer
-	ctype, err := imageio.EncodePreview(&buf, p.img, imageio.Preview{Format: "jpeg", Quality: 95, RGB: true})
-	if err != nil {
-		return nil, err
+	var jpg []byte
+	if remote, ok := p.img.(*event.JPEG); ok {
+		jpg = remote.Data
+	} else {
+		var buf bytes.Buffer
+		if _, err := imageio.EncodePreview(&buf, p.img, imageio.Preview{Format: "jpeg", Quality: 95, RGB: true}); err != nil {
+			return nil, err
+		}
+		jpg = buf.Bytes()
 	}
-	return pyjson.Marshal(pyjson.Object{{Key: "node_id", Value: p.node}, {Key: "content_type", Value: ctype},
-		{Key: "data_base64", Value: base64.StdEncoding.EncodeToString(buf.Bytes())}})
+	return pyjson.Marshal(pyjson.Object{{Key: "node_id", Value: p.node}, {Key: "content_type", Value: "image/jpeg"},
+		{Key: "data_base64", Value: base64.StdEncoding.EncodeToString(jpg)}})
 }
 
 // writeSSE writes one event; data is one line of JSON.

@@ -16,18 +16,20 @@ import (
 // id would answer 404 right after a successful cancel.
 const maxCanceledPending = 1024
 
-// jobTracker follows the engine events of the running job for the v2 API:
-// its progress snapshot and the outputs committed so far (the store only
-// has them once the job finishes), the job being cancelled, and the jobs
-// removed by a cancel while pending. It also wakes the requests that wait
-// on a job (Server-Sent Events, synchronous runs).
+// jobTracker follows the engine events of the running jobs for the v2 API,
+// those of this instance and, through the event bridge, those of the
+// instances sharing its database: their progress snapshots and the
+// outputs committed so far (the store only has them once a job finishes),
+// the jobs being cancelled, and the jobs removed by a cancel while
+// pending. It also wakes the requests that wait on a job (Server-Sent
+// Events, synchronous runs).
 //
 // Only jobs with a client id are followed: without one the executor does
 // not emit executing and executed, so v2 submissions always carry one.
 type jobTracker struct {
 	mu        sync.Mutex
 	live      map[string]*liveJob
-	canceling string                // id of the running job a cancel was asked for
+	canceling map[string]bool       // running jobs a cancel was asked for
 	canceled  map[string]*store.Job // cancelled while pending, oldest first in order
 	order     []string
 	waiters   map[string]map[chan struct{}]struct{}
@@ -35,6 +37,7 @@ type jobTracker struct {
 
 // liveJob is what the events of a running job have said so far.
 type liveJob struct {
+	origin      string          // the instance that runs it ("": this one)
 	done        map[string]bool // nodes finished or cached
 	current     string          // node running
 	step, steps int             // progress of the current node; steps 0: none
@@ -44,7 +47,8 @@ type liveJob struct {
 
 // previewFrame is a preview image a node of a running job sent; n counts
 // the job's previews (0: none yet), so that a stream sends each once. It
-// is encoded only when sent, off the executor's goroutine.
+// is encoded only when sent, off the executor's goroutine; one from
+// another instance is an *event.JPEG, sent as it came.
 type previewFrame struct {
 	node string
 	img  image.Image
@@ -61,7 +65,7 @@ type liveSnapshot struct {
 }
 
 func newJobTracker() *jobTracker {
-	return &jobTracker{live: map[string]*liveJob{}, canceled: map[string]*store.Job{},
+	return &jobTracker{live: map[string]*liveJob{}, canceling: map[string]bool{}, canceled: map[string]*store.Job{},
 		waiters: map[string]map[chan struct{}]struct{}{}}
 }
 
@@ -75,9 +79,10 @@ type eventData struct {
 	Output   json.RawMessage `json:"output"`
 }
 
-// event is the Sink watcher. A status broadcast (the queue changed) wakes
-// every waiter, since queue positions may have moved.
-func (t *jobTracker) event(e executor.Event) {
+// event is the Sink's shared watcher: e comes from instance origin (""
+// for this one). A status broadcast (the queue changed) wakes every
+// waiter, since queue positions may have moved.
+func (t *jobTracker) event(origin string, e executor.Event) {
 	switch e.Type {
 	case "status":
 		t.wakeAll()
@@ -99,7 +104,7 @@ func (t *jobTracker) event(e executor.Event) {
 		return
 	}
 	t.mu.Lock()
-	t.apply(e.Type, d)
+	t.apply(origin, e.Type, d)
 	t.mu.Unlock()
 	t.wake(d.PromptID)
 }
@@ -121,12 +126,18 @@ func (t *jobTracker) preview(e executor.Event) {
 	}
 }
 
-// apply updates the live state of d.PromptID; t.mu is held.
-func (t *jobTracker) apply(typ string, d eventData) {
+// apply updates the live state of d.PromptID, run by instance origin;
+// t.mu is held.
+func (t *jobTracker) apply(origin, typ string, d eventData) {
 	if typ == "execution_start" {
-		// One job runs at a time: anything else tracked is stale.
-		clear(t.live)
-		t.live[d.PromptID] = &liveJob{done: map[string]bool{}}
+		// An instance runs one job at a time: anything else tracked as
+		// running there is stale (its end was lost with the bridge).
+		for id, j := range t.live {
+			if j.origin == origin {
+				delete(t.live, id)
+			}
+		}
+		t.live[d.PromptID] = &liveJob{origin: origin, done: map[string]bool{}}
 		return
 	}
 	j := t.live[d.PromptID]
@@ -143,9 +154,7 @@ func (t *jobTracker) apply(typ string, d eventData) {
 	case "executing":
 		if d.Node == nil { // the queue's last word: the job is stored as finished
 			delete(t.live, d.PromptID)
-			if t.canceling == d.PromptID {
-				t.canceling = ""
-			}
+			delete(t.canceling, d.PromptID)
 			return
 		}
 		j.current, j.step, j.steps = *d.Node, 0, 0
@@ -183,7 +192,16 @@ func (t *jobTracker) snapshot(id string) (liveSnapshot, bool) {
 // setCanceling records that a cancel was asked for the running job id.
 func (t *jobTracker) setCanceling(id string) {
 	t.mu.Lock()
-	t.canceling = id
+	t.canceling[id] = true
+	if len(t.canceling) > maxCanceledPending {
+		// Ends not seen (lost with the bridge, or before the cancel): only
+		// the jobs seen running still need their mark.
+		for other := range t.canceling {
+			if other != id && t.live[other] == nil {
+				delete(t.canceling, other)
+			}
+		}
+	}
 	t.mu.Unlock()
 	t.wake(id)
 }
@@ -191,7 +209,7 @@ func (t *jobTracker) setCanceling(id string) {
 func (t *jobTracker) isCanceling(id string) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.canceling == id
+	return t.canceling[id]
 }
 
 // rememberCanceled records j, removed from the store by a cancel while it

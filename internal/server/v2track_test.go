@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"net/http"
@@ -77,5 +78,51 @@ func TestV2PreviewEvent(t *testing.T) {
 	// No progress: the store has the job queued, as its queue never runs.
 	if want := []string{"status", "preview"}; strings.Join(events, ",") != strings.Join(want, ",") {
 		t.Errorf("events %v, want %v", events, want)
+	}
+}
+
+// TestJobTrackerInstances: the tracker follows the running job of each
+// instance: a start on one instance drops only the job tracked as running
+// there (its end was lost), and each job's cancel mark lasts until its
+// own end.
+func TestJobTrackerInstances(t *testing.T) {
+	t.Parallel()
+	tr := newJobTracker()
+	send := func(origin, typ, id string, fields ...pyjson.Field) {
+		tr.event(origin, executor.Event{Type: typ, SID: v2ClientID,
+			Data: append(pyjson.Object{{Key: "prompt_id", Value: id}}, fields...)})
+	}
+	running := func() string {
+		var ids []string
+		for _, id := range []string{"local", "b1", "b2", "c1"} {
+			if live, ok := tr.snapshot(id); ok {
+				ids = append(ids, fmt.Sprintf("%s@%s:%d/%d", id, live.current, live.step, live.steps))
+			}
+			if tr.isCanceling(id) {
+				ids = append(ids, id+":canceling")
+			}
+		}
+		return strings.Join(ids, " ")
+	}
+	steps := []struct {
+		do   func()
+		want string
+	}{
+		{func() { send("", "execution_start", "local") }, "local@:0/0"},
+		{func() { send("b", "execution_start", "b1"); send("c", "execution_start", "c1") }, "local@:0/0 b1@:0/0 c1@:0/0"},
+		{func() {
+			send("c", "executing", "c1", pyjson.Field{Key: "node", Value: "3"})
+			send("c", "progress", "c1", pyjson.Field{Key: "value", Value: 2}, pyjson.Field{Key: "max", Value: 5})
+		}, "local@:0/0 b1@:0/0 c1@3:2/5"},
+		{func() { tr.setCanceling("local"); tr.setCanceling("c1") }, "local@:0/0 local:canceling b1@:0/0 c1@3:2/5 c1:canceling"},
+		{func() { send("b", "execution_start", "b2") }, "local@:0/0 local:canceling b2@:0/0 c1@3:2/5 c1:canceling"},
+		{func() { send("c", "executing", "c1", pyjson.Field{Key: "node", Value: nil}) }, "local@:0/0 local:canceling b2@:0/0"},
+		{func() { send("", "executing", "local", pyjson.Field{Key: "node", Value: nil}) }, "b2@:0/0"},
+	}
+	for i, s := range steps {
+		s.do()
+		if got := running(); got != s.want {
+			t.Errorf("step %d: %q, want %q", i, got, s.want)
+		}
 	}
 }
