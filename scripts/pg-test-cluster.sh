@@ -9,7 +9,7 @@
 #
 # It installs Debian's postgresql when no server binaries are found. The
 # cluster trades durability for speed (fsync off): it is for tests only.
-# PGTEST_PORT overrides the port (default 55432).
+# PGTEST_PORT sets the port (default: the first free one from 55432).
 set -euo pipefail
 
 # pgbin prints the bin directory of the newest installed server.
@@ -46,7 +46,15 @@ if [ -z "$(pgbin)" ] || [ ! -x "$(pgbin)/initdb" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
 fi
 bin=$(pgbin)
-port=${PGTEST_PORT:-55432}
+port=${PGTEST_PORT:-}
+if [ -z "$port" ]; then
+	# The first free port from 55432: another cluster (a developer's, a
+	# second test run) may hold the default.
+	port=55432
+	while (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+		port=$((port + 1))
+	done
+fi
 dir=$(mktemp -d /tmp/gocomfy-pg.XXXXXX)
 if [ "$(id -u)" = 0 ]; then
 	chown postgres "$dir"

@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -z "${GOCOMFY_TEST_POSTGRES_URL:-}" ]; then
-	eval "$(scripts/pg-test-cluster.sh)"
+	cluster=$(scripts/pg-test-cluster.sh) # exits here if the cluster does not start
+	eval "$cluster"
 	trap 'scripts/pg-test-cluster.sh stop "$GOCOMFY_TEST_POSTGRES_DATA"' EXIT
 fi
 # With a database at hand, a PostgreSQL test that cannot reach it fails
