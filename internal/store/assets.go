@@ -187,6 +187,23 @@ type TagChange struct {
 	Tags      []string
 }
 
+// SplitTags sorts tags, to be added to (or removing: taken from) a
+// reference that has the tags before, into those that change it and those
+// that do not, each sorted; Tags is left for the store to fill in.
+func SplitTags(before, tags []string, removing bool) TagChange {
+	c := TagChange{Changed: []string{}, Unchanged: []string{}}
+	for _, tag := range tags {
+		if slices.Contains(before, tag) == removing {
+			c.Changed = append(c.Changed, tag)
+		} else {
+			c.Unchanged = append(c.Unchanged, tag)
+		}
+	}
+	slices.Sort(c.Changed)
+	slices.Sort(c.Unchanged)
+	return c
+}
+
 // TagOrder orders a tag listing.
 type TagOrder string
 

@@ -551,21 +551,12 @@ func (db *DB) changeTags(ctx context.Context, id, owner string, tags []string, r
 		if err != nil {
 			return err
 		}
-		c = store.TagChange{Changed: []string{}, Unchanged: []string{}}
-		for _, tag := range tags {
-			if slices.Contains(before, tag) == removing {
-				c.Changed = append(c.Changed, tag)
-			} else {
-				c.Unchanged = append(c.Unchanged, tag)
-			}
-		}
+		c = store.SplitTags(before, tags, removing)
 		if len(c.Changed) > 0 {
 			if err := change(tx, seq, c.Changed); err != nil {
 				return err
 			}
 		}
-		slices.Sort(c.Changed)
-		slices.Sort(c.Unchanged)
 		c.Tags, err = tagsOf(ctx, tx, seq)
 		return err
 	})

@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gocomfy/gocomfy/internal/store"
-	"github.com/gocomfy/gocomfy/pyjson"
 )
 
 var _ store.AssetStore = (*DB)(nil)
@@ -206,11 +205,11 @@ func (t txn) putRef(a *store.Asset, n store.NewRef) (int64, error) {
 
 // updateFileRef points a file's reference at new content (see store.NewRef).
 func (t txn) updateFileRef(seq int64, a *store.Asset, n store.NewRef, oldUser, oldSystem []byte) error {
-	user, err := mergeObjects(oldUser, n.UserMetadata)
+	user, err := store.MergeMetadata(oldUser, n.UserMetadata)
 	if err != nil {
 		return err
 	}
-	system, err := mergeObjects(oldSystem, n.SystemMetadata)
+	system, err := store.MergeMetadata(oldSystem, n.SystemMetadata)
 	if err != nil {
 		return err
 	}
@@ -223,29 +222,6 @@ func (t txn) updateFileRef(seq int64, a *store.Asset, n store.NewRef, oldUser, o
 	}
 	_, err = t.exec(`DELETE FROM asset_ref_tags WHERE ref = ? AND tag = 'missing'`, seq)
 	return err
-}
-
-// mergeObjects returns the JSON object old with the keys of add set (new
-// keys last, as a Python dict update).
-func mergeObjects(old, add []byte) (json.RawMessage, error) {
-	if len(add) == 0 {
-		return old, nil
-	}
-	if len(old) == 0 {
-		return add, nil
-	}
-	o, err := pyjson.DecodeObject(old)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: stored metadata: %w", err)
-	}
-	a, err := pyjson.DecodeObject(add)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: metadata: %w", err)
-	}
-	for _, f := range a {
-		o.Set(f.Key, f.Value)
-	}
-	return json.Marshal(o)
 }
 
 // project rebuilds a reference's metadata projection (asset_ref_meta).
@@ -703,21 +679,12 @@ func (db *DB) changeTags(ctx context.Context, id, owner string, tags []string, r
 		if err != nil {
 			return err
 		}
-		c = store.TagChange{Changed: []string{}, Unchanged: []string{}}
-		for _, tag := range tags {
-			if slices.Contains(before, tag) == removing {
-				c.Changed = append(c.Changed, tag)
-			} else {
-				c.Unchanged = append(c.Unchanged, tag)
-			}
-		}
+		c = store.SplitTags(before, tags, removing)
 		if len(c.Changed) > 0 {
 			if err := change(t, seq, c.Changed); err != nil {
 				return err
 			}
 		}
-		slices.Sort(c.Changed)
-		slices.Sort(c.Unchanged)
 		c.Tags, err = t.tagsOf(seq)
 		return err
 	})
