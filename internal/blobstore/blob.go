@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"time"
 )
@@ -50,27 +49,6 @@ func (m *Mirror) PutBlob(ctx context.Context, hash, path string) error {
 	u := upload{t: blobType, name: name, file: path}
 	m.enqueue(u)
 	return m.await(ctx, u)
-}
-
-// putBlob uploads the content-store file of u.
-func (m *Mirror) putBlob(u upload) error {
-	f, err := os.Open(u.file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w", u.file, fs.ErrNotExist)
-	}
-	key := Key(u.t, u.name)
-	if size, _, err := m.opt.Bucket.Stat(m.ctx, key); err == nil && size == fi.Size() {
-		return nil
-	}
-	return m.opt.Bucket.Put(m.ctx, key, f, fi.Size(), fi.ModTime())
 }
 
 // OpenBlob opens the bucket's copy of the asset content with hash, and

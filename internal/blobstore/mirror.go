@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"sync"
 	"time"
@@ -267,16 +268,9 @@ func (m *Mirror) retry(u upload, n int) {
 	m.attempt(u, n)
 }
 
-// put uploads the file as it is now, read through the folder's root.
+// put uploads the file as it is now.
 func (m *Mirror) put(u upload) error {
-	if u.t == blobType {
-		return m.putBlob(u)
-	}
-	root := m.opt.Folders.Root(u.t)
-	if root == nil {
-		return fmt.Errorf("%w: no %s folder", fs.ErrNotExist, u.t)
-	}
-	f, err := root.Open(u.name)
+	f, err := m.open(u)
 	if err != nil {
 		return err
 	}
@@ -288,7 +282,27 @@ func (m *Mirror) put(u upload) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: %w", u.name, fs.ErrNotExist)
 	}
-	return m.opt.Bucket.Put(m.ctx, Key(u.t, u.name), f, fi.Size(), fi.ModTime())
+	key := Key(u.t, u.name)
+	if u.t == blobType {
+		// Content named by its hash does not change: one copy will do.
+		if size, _, err := m.opt.Bucket.Stat(m.ctx, key); err == nil && size == fi.Size() {
+			return nil
+		}
+	}
+	return m.opt.Bucket.Put(m.ctx, key, f, fi.Size(), fi.ModTime())
+}
+
+// open opens the file of u: a content-store file by its path, a folder's
+// through the folder's root.
+func (m *Mirror) open(u upload) (*os.File, error) {
+	if u.t == blobType {
+		return os.Open(u.file)
+	}
+	root := m.opt.Folders.Root(u.t)
+	if root == nil {
+		return nil, fmt.Errorf("%w: no %s folder", fs.ErrNotExist, u.t)
+	}
+	return root.Open(u.name)
 }
 
 // Await waits until the upload of file name of folder t, queued by its
