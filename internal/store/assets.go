@@ -401,6 +401,23 @@ func MetaRows(system, user json.RawMessage) ([]MetaRow, error) {
 	return rows, nil
 }
 
+// MetaColumn is the asset_ref_meta column, in both stores' schemas, that
+// holds a MetaCond value, and the value to bind; "" for nil (the key must
+// be absent).
+func MetaColumn(v any) (string, any) {
+	switch v := v.(type) {
+	case bool:
+		return "val_bool", v
+	case float64:
+		return "val_num", v
+	case string:
+		return "val_str", v
+	case json.RawMessage:
+		return "val_json", string(v)
+	}
+	return "", nil
+}
+
 // metaValue maps a decoded JSON value to its MetaRow/MetaCond form.
 func metaValue(v any) any {
 	switch v := v.(type) {

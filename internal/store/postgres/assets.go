@@ -414,7 +414,7 @@ func filterSQL(f store.AssetFilter, args *params) string {
 	for _, c := range f.Metadata {
 		var alts []string
 		for _, v := range c.Values {
-			col, val := metaColumn(v)
+			col, val := store.MetaColumn(v)
 			if col == "" {
 				alts = append(alts, member(true, "asset_ref_meta", "x.key = "+args.add(c.Key)))
 				continue
@@ -424,22 +424,6 @@ func filterSQL(f store.AssetFilter, args *params) string {
 		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
 	}
 	return strings.Join(conds, " AND ")
-}
-
-// metaColumn is the asset_ref_meta column holding a MetaCond value, and
-// the value to bind; "" for nil (the key must be absent).
-func metaColumn(v any) (string, any) {
-	switch v := v.(type) {
-	case bool:
-		return "val_bool", v
-	case float64:
-		return "val_num", v
-	case string:
-		return "val_str", v
-	case json.RawMessage:
-		return "val_json", string(v)
-	}
-	return "", nil
 }
 
 // writable locks and returns the seq of a reference that is not deleted:

@@ -538,7 +538,7 @@ func filterSQL(f store.AssetFilter, count bool) (string, []any) {
 	for _, c := range f.Metadata {
 		var alts []string
 		for _, v := range c.Values {
-			col, arg := metaColumn(v)
+			col, arg := store.MetaColumn(v)
 			if col == "" {
 				alts = append(alts, member(true, "asset_ref_meta", "x.key = ?"))
 				args = append(args, c.Key)
@@ -550,22 +550,6 @@ func filterSQL(f store.AssetFilter, count bool) (string, []any) {
 		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
 	}
 	return strings.Join(conds, " AND "), args
-}
-
-// metaColumn is the asset_ref_meta column holding a MetaCond value, and
-// the value to bind; "" for nil (the key must be absent).
-func metaColumn(v any) (string, any) {
-	switch v := v.(type) {
-	case bool:
-		return "val_bool", v
-	case float64:
-		return "val_num", v
-	case string:
-		return "val_str", v
-	case json.RawMessage:
-		return "val_json", string(v)
-	}
-	return "", nil
 }
 
 // writable returns the seq of a reference that is not deleted:
